@@ -12,7 +12,7 @@ export interface BleuOptions {
   smoothValue?: number;
   /** Lowercase before tokenizing (default false). */
   lowercase?: boolean;
-  /** Use effective order (default false for corpus BLEU; sentenceBleu always uses true, as sacreBLEU). */
+  /** Use effective order (default false for corpusBleu, true for sentenceBleu, as sacreBLEU's API). */
   effectiveOrder?: boolean;
   /** Maximum n-gram order (default 4). */
   maxNgramOrder?: number;
@@ -22,9 +22,9 @@ export interface BleuScore {
   name: "BLEU";
   /** Unrounded BLEU in 0..100. */
   score: number;
-  /** Matching n-gram counts for n = 1..maxNgramOrder. */
+  /** Matching n-gram counts for n = 1..maxNgramOrder (with add-k smoothing: plus k for n > 1, as sacreBLEU reports). */
   counts: number[];
-  /** Hypothesis n-gram totals for n = 1..maxNgramOrder. */
+  /** Hypothesis n-gram totals for n = 1..maxNgramOrder (with add-k smoothing: plus k for n > 1, as sacreBLEU reports). */
   totals: number[];
   /** Precisions in percent (after smoothing, as sacreBLEU reports them). */
   precisions: number[];
@@ -36,6 +36,8 @@ export interface BleuScore {
   refLen: number;
   /** e.g. "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0" */
   signature: string;
+  /** sacreBLEU's verbose part, e.g. "60.0/40.0/25.0/10.0 (BP = 1.000 ratio = 1.000 hyp_len = 5 ref_len = 5)". */
+  verbose: string;
   /** The sacreBLEU-like printed line, e.g. "BLEU = 32.15 60.0/40.0/25.0/10.0 (BP = 1.000 ratio = 1.000 hyp_len = 5 ref_len = 5)". */
   formatted: string;
 }

@@ -5,8 +5,8 @@
 import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { dbPath, migrationsDir } from "../config.js";
 
 export type RegistryDb = BetterSQLite3Database;
@@ -78,4 +78,33 @@ function applyMigrations(db: RegistryDb, migrationsFolder: string): void {
 /** Runs fn in one write transaction (BEGIN IMMEDIATE), committed when it returns, rolled back when it throws. */
 export function inTransaction<T>(db: RegistryDb, fn: (tx: DbOrTx) => T): T {
   return db.transaction((tx) => fn(tx), { behavior: "immediate" });
+}
+
+interface JournalEntry {
+  idx: number;
+  tag: string;
+  when: number;
+}
+
+/** The migrations drizzle-kit generated, oldest first (meta/_journal.json). */
+export function migrationTags(migrationsFolder: string = migrationsDir()): string[] {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder, "meta", "_journal.json"), "utf8")) as { entries: JournalEntry[] };
+  return journal.entries.map((e) => e.tag);
+}
+
+/**
+ * Writes a migrations folder holding only the first `n` migrations (their .sql files and journal
+ * entries) into `dest`: opening a database with it leaves the database at migration n, as an older
+ * Glossa would have. Used by upgrade tests.
+ */
+export function copyMigrationsPrefix(n: number, dest: string, migrationsFolder: string = migrationsDir()): void {
+  const journalPath = join(migrationsFolder, "meta", "_journal.json");
+  const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: JournalEntry[] } & Record<string, unknown>;
+  if (!Number.isInteger(n) || n < 0 || n > journal.entries.length) {
+    throw new StorageError(`cannot take ${n} of ${journal.entries.length} migrations`);
+  }
+  const kept = journal.entries.slice(0, n);
+  mkdirSync(join(dest, "meta"), { recursive: true });
+  for (const e of kept) copyFileSync(join(migrationsFolder, `${e.tag}.sql`), join(dest, `${e.tag}.sql`));
+  writeFileSync(join(dest, "meta", "_journal.json"), JSON.stringify({ ...journal, entries: kept }, null, 2));
 }

@@ -1,0 +1,130 @@
+/**
+ * Repository: gate decisions, their reasons, and releases.
+ *
+ * Release policy (decided for issue 5):
+ * - The unquantized reference engine of a model (engines.is_reference) is the baseline every gate
+ *   compares against. It is released by definition: it has no gate decision and no releases row, and
+ *   releasedEngines()/isReleased() report it as released.
+ * - Any other engine is released only by a passing gate decision; that inserts an active releases row
+ *   (ending the engine's previous active release, "superseded").
+ * - A failing gate decision ends the engine's active release, if any ("revoked"), so the server stops
+ *   serving an engine whose latest gate failed.
+ */
+import { and, desc, eq } from "drizzle-orm";
+import { inTransaction, type DbOrTx, type RegistryDb } from "./db.js";
+import { gateDecisions, gateReasons, releases, type GateDecisionRow, type GateReasonRow, type ReleaseRow } from "./schema/releases.js";
+import { engines, type EngineRow } from "./schema/models.js";
+
+export interface NewGateReason {
+  pair: string;
+  setName: string;
+  evalSetId: number | null;
+  engineRunId: number | null;
+  referenceRunId: number | null;
+  engineBleu: number | null;
+  referenceBleu: number | null;
+  engineChrf: number | null;
+  referenceChrf: number | null;
+  passed: boolean;
+  reason: string;
+}
+
+export interface NewGateDecision {
+  engineId: number;
+  referenceEngineId: number;
+  decision: "pass" | "fail";
+  tolerances: unknown;
+  summary: string;
+  reasons: NewGateReason[];
+}
+
+export interface RecordedGate {
+  decision: GateDecisionRow;
+  reasons: GateReasonRow[];
+  /** The release created by a passing decision. */
+  release: ReleaseRow | undefined;
+  /** Releases this decision ended (superseded by a pass, revoked by a fail). */
+  ended: ReleaseRow[];
+}
+
+/** Records a decision, its reasons, and the release change it implies, in one transaction. */
+export function recordGateDecision(db: RegistryDb, d: NewGateDecision): RecordedGate {
+  return inTransaction(db, (tx) => {
+    const at = new Date().toISOString();
+    const decision = tx
+      .insert(gateDecisions)
+      .values({
+        engineId: d.engineId,
+        referenceEngineId: d.referenceEngineId,
+        decision: d.decision,
+        tolerances: JSON.stringify(d.tolerances),
+        summary: d.summary,
+        createdAt: at,
+      })
+      .returning()
+      .get();
+    const reasons = d.reasons.map((r) => tx.insert(gateReasons).values({ ...r, decisionId: decision.id }).returning().get());
+    const ended = tx
+      .update(releases)
+      .set({ active: false, endedAt: at, endedByDecisionId: decision.id })
+      .where(and(eq(releases.engineId, d.engineId), eq(releases.active, true)))
+      .returning()
+      .all();
+    const release =
+      d.decision === "pass"
+        ? tx.insert(releases).values({ engineId: d.engineId, gateDecisionId: decision.id, releasedAt: at, active: true }).returning().get()
+        : undefined;
+    return { decision, reasons, release, ended };
+  });
+}
+
+export function gateReasonsOf(db: DbOrTx, decisionId: number): GateReasonRow[] {
+  return db.select().from(gateReasons).where(eq(gateReasons.decisionId, decisionId)).orderBy(gateReasons.id).all();
+}
+
+export function gateDecisionsOf(db: DbOrTx, engineId: number): GateDecisionRow[] {
+  return db.select().from(gateDecisions).where(eq(gateDecisions.engineId, engineId)).orderBy(desc(gateDecisions.id)).all();
+}
+
+export interface ReleaseListing {
+  release: ReleaseRow;
+  engine: EngineRow;
+  decision: GateDecisionRow;
+}
+
+/** Releases, newest first; only active ones unless `all`. */
+export function listReleases(db: DbOrTx, opts: { all?: boolean } = {}): ReleaseListing[] {
+  const q = db
+    .select({ release: releases, engine: engines, decision: gateDecisions })
+    .from(releases)
+    .innerJoin(engines, eq(releases.engineId, engines.id))
+    .innerJoin(gateDecisions, eq(releases.gateDecisionId, gateDecisions.id));
+  return (opts.all ? q : q.where(eq(releases.active, true))).orderBy(desc(releases.id)).all();
+}
+
+/** Why an engine is served: the reference baseline, or an active release. */
+export type ReleaseBasis = { kind: "reference" } | { kind: "release"; release: ReleaseRow };
+
+export interface ReleasedEngine {
+  engine: EngineRow;
+  basis: ReleaseBasis;
+}
+
+/**
+ * The engines the server may serve: every reference engine (released by definition), then every engine
+ * with an active release, newest release first.
+ */
+export function releasedEngines(db: DbOrTx): ReleasedEngine[] {
+  const refs = db.select().from(engines).where(eq(engines.isReference, true)).orderBy(engines.id).all();
+  const out: ReleasedEngine[] = refs.map((engine) => ({ engine, basis: { kind: "reference" } }));
+  for (const r of listReleases(db)) out.push({ engine: r.engine, basis: { kind: "release", release: r.release } });
+  return out;
+}
+
+/** True for a reference engine and for an engine with an active release; false otherwise (unknown ids included). */
+export function isReleased(db: DbOrTx, engineId: number): boolean {
+  const e = db.select().from(engines).where(eq(engines.id, engineId)).get();
+  if (!e) return false;
+  if (e.isReference) return true;
+  return db.select({ id: releases.id }).from(releases).where(and(eq(releases.engineId, engineId), eq(releases.active, true))).get() !== undefined;
+}

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, utimesSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { getTableConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
+import { copyMigrationsPrefix, migrationTags, openRegistry, StorageError } from "../src/storage/db.js";
+import { ensureModel, ensureReferenceEngine, findEngine, ModelMissingError, registerEngine } from "../src/storage/engines.js";
+import { ensureEvalSet, insertEvalRun, latestRunsOfEngine } from "../src/storage/evaluation.js";
+import { isReleased, listReleases, recordGateDecision, releasedEngines } from "../src/storage/releases.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "glossa-storage-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = (): string => join(tmp, `db${++counter}.sqlite`);
+
+/** Every table the schema files under src/storage/schema/ declare (works from test/ and dist/test/). */
+async function schemaTables(): Promise<SQLiteTable[]> {
+  const dir = new URL("../src/storage/schema/", import.meta.url);
+  const files = readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith(".d.ts"));
+  const tables: SQLiteTable[] = [];
+  for (const f of files) {
+    const mod = (await import(new URL(f, dir).href)) as Record<string, unknown>;
+    for (const v of Object.values(mod)) if (v instanceof SQLiteTable) tables.push(v);
+  }
+  return tables;
+}
+
+function tableColumns(reg: ReturnType<typeof openRegistry>, table: string): string[] {
+  return (reg.sqlite.prepare(`PRAGMA table_info(${JSON.stringify(table)})`).all() as Array<{ name: string }>).map((c) => c.name);
+}
+
+/** A tiny fake checkpoint folder: config.json plus one weights file (self-written bytes). */
+function fakeModelDir(name: string, weights = "weights-v1"): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "mbart", d_model: 8 }));
+  writeFileSync(join(dir, "model.safetensors"), weights);
+  return dir;
+}
+
+describe("registry database", () => {
+  it("applies every migration to an empty database, in WAL mode with foreign keys on", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      assert.equal(reg.sqlite.pragma("journal_mode", { simple: true }), "wal");
+      assert.equal(reg.sqlite.pragma("foreign_keys", { simple: true }), 1);
+      const applied = reg.sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
+      assert.equal(applied.n, migrationTags().length);
+      // The migrations are in sync with the schema files: every declared table and column exists.
+      const tables = await schemaTables();
+      assert.ok(tables.length >= 7, `expected the registry tables, found ${tables.length}`);
+      for (const t of tables) {
+        const cfg = getTableConfig(t);
+        const cols = tableColumns(reg, cfg.name);
+        assert.ok(cols.length > 0, `table ${cfg.name} missing: run npm run db:generate`);
+        for (const c of cfg.columns) assert.ok(cols.includes(c.name), `column ${cfg.name}.${c.name} missing: run npm run db:generate`);
+      }
+    } finally {
+      reg.close();
+    }
+  });
+
+  it("upgrades a database left at every earlier migration, keeping its rows", () => {
+    const total = migrationTags().length;
+    assert.ok(total >= 2, "expected at least two migrations");
+    for (let n = 1; n < total; n++) {
+      const path = freshPath();
+      const older = join(tmp, `migrations-${n}-${counter}`);
+      copyMigrationsPrefix(n, older);
+      const old = openRegistry({ path, migrationsFolder: older });
+      const appliedOld = old.sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
+      assert.equal(appliedOld.n, n);
+      // Rows written by the older version (the first migration holds models and engines).
+      old.sqlite
+        .prepare("INSERT INTO models (name, dir, config_sha256, weights_sha256, weights_fingerprint, created_at) VALUES (?,?,?,?,?,?)")
+        .run("m", "/m", "c", "w", "[]", "2026-01-01T00:00:00Z");
+      old.close();
+      const reg = openRegistry({ path });
+      try {
+        const applied = reg.sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
+        assert.equal(applied.n, total, `from migration ${n}`);
+        const models = reg.sqlite.prepare("SELECT name FROM models").all() as Array<{ name: string }>;
+        assert.deepEqual(models.map((m) => m.name), ["m"]);
+        assert.ok(tableColumns(reg, "releases").includes("active"));
+      } finally {
+        reg.close();
+      }
+    }
+  });
+
+  it("reopening an up-to-date database applies nothing", () => {
+    const path = freshPath();
+    openRegistry({ path }).close();
+    const reg = openRegistry({ path });
+    const applied = reg.sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
+    reg.close();
+    assert.equal(applied.n, migrationTags().length);
+  });
+
+  it("refuses a migrations prefix longer than the journal", () => {
+    assert.throws(() => copyMigrationsPrefix(migrationTags().length + 1, join(tmp, "too-many")), StorageError);
+  });
+});
+
+describe("models and engines", () => {
+  it("creates the reference engine from a model folder once, hashing weights", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      const dir = fakeModelDir("ckpt-a");
+      const e1 = await ensureReferenceEngine(reg.db, dir);
+      const e2 = await ensureReferenceEngine(reg.db, dir);
+      assert.equal(e1.id, e2.id);
+      assert.equal(e1.name, "ckpt-a");
+      assert.equal(e1.isReference, true);
+      assert.equal(e1.recipe, "fp32");
+      assert.equal(e1.language, null);
+      assert.equal(e1.sizeBytes, "weights-v1".length);
+      assert.match(e1.fileSha256, /^[0-9a-f]{64}$/);
+      assert.equal(findEngine(reg.db, "ckpt-a")?.id, e1.id);
+      assert.equal(findEngine(reg.db, String(e1.id))?.id, e1.id);
+      assert.equal(findEngine(reg.db, "nope"), undefined);
+      // Same bytes, touched file: same model row.
+      utimesSync(join(dir, "model.safetensors"), new Date(2020, 1, 1), new Date(2020, 1, 1));
+      assert.equal((await ensureModel(reg.db, dir)).id, (await ensureModel(reg.db, dir)).id);
+      assert.equal((reg.sqlite.prepare("SELECT count(*) AS n FROM models").get() as { n: number }).n, 1);
+      // Changed weights: a new model row and a new reference engine with a distinct name.
+      writeFileSync(join(dir, "model.safetensors"), "weights-v2-longer");
+      const e3 = await ensureReferenceEngine(reg.db, dir);
+      assert.notEqual(e3.id, e1.id);
+      assert.notEqual(e3.fileSha256, e1.fileSha256);
+      assert.match(e3.name, /^ckpt-a@[0-9a-f]{12}$/);
+    } finally {
+      reg.close();
+    }
+  });
+
+  it("fails clearly when the model folder is missing", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      await assert.rejects(ensureReferenceEngine(reg.db, join(tmp, "no-such-model")), (e: unknown) => {
+        assert.ok(e instanceof ModelMissingError);
+        assert.match(e.message, /config\.json missing/);
+        return true;
+      });
+    } finally {
+      reg.close();
+    }
+  });
+
+  it("registers engines with validated names, languages and decode options", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      const ref = await ensureReferenceEngine(reg.db, fakeModelDir("ckpt-b"));
+      const base = { modelId: ref.modelId, file: "/x/e.safetensors", recipe: "int8", fileSha256: "ab", sizeBytes: 10 };
+      const e = registerEngine(reg.db, { ...base, name: "ckpt-b/int8-de", language: "de", decodeOptions: { maxNewTokens: 3 } });
+      assert.equal(e.decodeOptions, JSON.stringify({ maxNewTokens: 3 }));
+      assert.throws(() => registerEngine(reg.db, { ...base, name: "ckpt-b/int8-de", language: "de" }), /already exists/);
+      assert.throws(() => registerEngine(reg.db, { ...base, name: "42", language: null }), /not all digits/);
+      assert.throws(() => registerEngine(reg.db, { ...base, name: "x", language: "xx" }), /invalid engine language/);
+      assert.throws(() => registerEngine(reg.db, { ...base, name: "y", language: null, decodeOptions: { beams: 2 } as never }), /unknown decode option/);
+      assert.throws(() => registerEngine(reg.db, { ...base, name: "z", language: null, decodeOptions: { maxNewTokens: "3" } as never }), /must be a number/);
+    } finally {
+      reg.close();
+    }
+  });
+});
+
+describe("runs, gate decisions and releases", () => {
+  it("keeps the newest run per set, pair and limit", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      const ref = await ensureReferenceEngine(reg.db, fakeModelDir("ckpt-c"));
+      const set = ensureEvalSet(reg.db, {
+        name: "s", pair: "de-en", srcLang: "de", tgtLang: "en", sourceFile: "a", refFile: "b", lines: 3, sourceSha256: "1", refSha256: "2",
+      });
+      assert.equal(ensureEvalSet(reg.db, { ...set }).id, set.id);
+      const run = (bleu: number, lineLimit: number | null) =>
+        insertEvalRun(reg.db, {
+          engineId: ref.id, evalSetId: set.id, pair: "de-en", bleu, chrf: bleu + 10, bleuSignature: "b", chrfSignature: "c",
+          sentences: 3, lineLimit, wallSeconds: 1, decodeOptions: "{}", hypSha256: "h",
+        });
+      run(10, null);
+      const newest = run(11, null);
+      const limited = run(12, 2);
+      const latest = latestRunsOfEngine(reg.db, ref.id);
+      assert.equal(latest.size, 2);
+      const ids = [...latest.values()].map((r) => r.run.id).sort();
+      assert.deepEqual(ids, [newest.id, limited.id].sort());
+    } finally {
+      reg.close();
+    }
+  });
+
+  it("releases on pass, supersedes, revokes on fail; the reference is released by definition", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      const ref = await ensureReferenceEngine(reg.db, fakeModelDir("ckpt-d"));
+      const e = registerEngine(reg.db, {
+        name: "ckpt-d/int8", modelId: ref.modelId, file: "/e", recipe: "int8", language: null, fileSha256: "ab", sizeBytes: 1,
+      });
+      assert.equal(isReleased(reg.db, ref.id), true);
+      assert.equal(isReleased(reg.db, e.id), false);
+      assert.equal(isReleased(reg.db, 9999), false);
+      const reason = {
+        pair: "de-en", setName: "s", evalSetId: null, engineRunId: null, referenceRunId: null,
+        engineBleu: 20, referenceBleu: 20.5, engineChrf: 50, referenceChrf: 50.2, passed: true, reason: "ok",
+      };
+      const g1 = recordGateDecision(reg.db, { engineId: e.id, referenceEngineId: ref.id, decision: "pass", tolerances: {}, summary: "pass", reasons: [reason] });
+      assert.ok(g1.release?.active);
+      assert.equal(g1.reasons.length, 1);
+      assert.equal(isReleased(reg.db, e.id), true);
+      const g2 = recordGateDecision(reg.db, { engineId: e.id, referenceEngineId: ref.id, decision: "pass", tolerances: {}, summary: "pass", reasons: [reason] });
+      assert.deepEqual(g2.ended.map((r) => r.id), [g1.release!.id]);
+      assert.equal(listReleases(reg.db).length, 1);
+      assert.equal(listReleases(reg.db, { all: true }).length, 2);
+      assert.deepEqual(
+        releasedEngines(reg.db).map((r) => [r.engine.name, r.basis.kind]),
+        [["ckpt-d", "reference"], ["ckpt-d/int8", "release"]],
+      );
+      const g3 = recordGateDecision(reg.db, {
+        engineId: e.id, referenceEngineId: ref.id, decision: "fail", tolerances: {}, summary: "fail: de-en",
+        reasons: [{ ...reason, passed: false, reason: "BLEU too low" }],
+      });
+      assert.equal(g3.release, undefined);
+      assert.deepEqual(g3.ended.map((r) => r.id), [g2.release!.id]);
+      assert.equal(isReleased(reg.db, e.id), false);
+      assert.deepEqual(releasedEngines(reg.db).map((r) => r.engine.name), ["ckpt-d"]);
+      const row = reg.sqlite.prepare("SELECT active, ended_by_decision_id FROM releases WHERE id = ?").get(g2.release!.id) as {
+        active: number; ended_by_decision_id: number;
+      };
+      assert.deepEqual(row, { active: 0, ended_by_decision_id: g3.decision.id });
+    } finally {
+      reg.close();
+    }
+  });
+
+  it("rolls back a gate decision whose reasons cannot be written", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      const ref = await ensureReferenceEngine(reg.db, fakeModelDir("ckpt-e"));
+      assert.throws(() =>
+        recordGateDecision(reg.db, {
+          engineId: ref.id, referenceEngineId: ref.id, decision: "pass", tolerances: {}, summary: "x",
+          // A reason naming a run that does not exist violates its foreign key.
+          reasons: [{ pair: "de-en", setName: "s", evalSetId: null, engineRunId: 12345, referenceRunId: null, engineBleu: null, referenceBleu: null, engineChrf: null, referenceChrf: null, passed: true, reason: "x" }],
+        }),
+      );
+      assert.equal((reg.sqlite.prepare("SELECT count(*) AS n FROM gate_decisions").get() as { n: number }).n, 0);
+      assert.equal((reg.sqlite.prepare("SELECT count(*) AS n FROM releases").get() as { n: number }).n, 0);
+    } finally {
+      reg.close();
+    }
+  });
+});

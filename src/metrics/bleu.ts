@@ -2,6 +2,7 @@
  * BLEU (Papineni et al., 2002) exactly as sacreBLEU 2.6.0 computes it: per-segment n-gram
  * statistics against the best-matching references, summed over the corpus, then smoothed.
  */
+import { exp, log } from "./crmath.js";
 import { formatScoreLine, formatSignature } from "./format.js";
 import { pyFormatFixed, pyLower, pyRstrip, pySplit } from "./pystr.js";
 import { getBleuTokenizer } from "./tokenizers.js";
@@ -27,9 +28,9 @@ export function isBleuSmoothMethod(name: string): name is BleuSmoothMethod {
   return (BLEU_SMOOTH_METHODS as readonly string[]).includes(name);
 }
 
-/** sacreBLEU's `my_log`: log with log(0) floored to -9999999999. */
+/** sacreBLEU's `my_log`: log with log(0) floored to -9999999999 (correctly rounded, as glibc's). */
 function flooredLog(x: number): number {
-  return x === 0 ? -9999999999 : Math.log(x);
+  return x === 0 ? -9999999999 : log(x);
 }
 
 interface ResolvedBleuOptions {
@@ -174,7 +175,7 @@ function computeBleu(
   const maxOrder = o.maxNgramOrder;
   const smoothValue = o.smoothValue ?? SMOOTH_DEFAULTS[o.smoothMethod] ?? 0;
   let bp = 1.0;
-  if (sysLen < refLen) bp = sysLen > 0 ? Math.exp(1 - refLen / sysLen) : 0.0;
+  if (sysLen < refLen) bp = sysLen > 0 ? exp(1 - refLen / sysLen) : 0.0;
   const precisions = new Array<number>(maxOrder).fill(0);
   const build = (score: number): BleuScore => {
     const ratio = refLen ? sysLen / refLen : 0;
@@ -225,7 +226,7 @@ function computeBleu(
   }
   let logSum = 0;
   for (let i = 0; i < effOrder; i++) logSum += flooredLog(precisions[i] ?? 0);
-  return build(bp * Math.exp(logSum / effOrder));
+  return build(bp * exp(logSum / effOrder));
 }
 
 function scoreStatistics(

@@ -1,0 +1,72 @@
+/**
+ * `npm start`: serves the reference model over HTTP. Settings from env variables or flags (see settings.ts).
+ * SIGTERM/SIGINT shut down gracefully (running translations get GLOSSA_SHUTDOWN_GRACE_MS to finish);
+ * a second signal exits at once.
+ */
+import { loadSettings, SettingsError, type ServerSettings } from "./settings.js";
+import { startServer, type RunningServer } from "./server.js";
+
+function log(msg: string, err?: unknown): void {
+  const detail = err === undefined ? "" : ` ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  console.error(`${new Date().toISOString()} ${msg}${detail}`);
+}
+
+async function main(): Promise<void> {
+  let settings: ServerSettings;
+  try {
+    settings = loadSettings();
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  // A stray rejected promise does not corrupt state: log it and keep serving.
+  process.on("unhandledRejection", (reason) => log("unhandled promise rejection (still serving)", reason));
+
+  const server: RunningServer = await startServer({ settings, log });
+  console.log(`glossa listening on ${server.url} (model ${settings.modelDir}, threads ${settings.threads})`);
+
+  // An exception nobody caught may have left state half-updated: stop taking work, finish what runs, exit 1.
+  process.on("uncaughtException", (err) => {
+    log("uncaught exception; shutting down", err);
+    void server.close(settings.shutdownGraceMs).finally(() => process.exit(1));
+  });
+
+  server.ready.then(
+    () => console.log(`glossa ready: ${server.url}/translate`),
+    (err: unknown) => {
+      log("engine failed to load; exiting", err);
+      void server.close(0).finally(() => process.exit(1));
+    },
+  );
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log(`${sig} again: exiting now`);
+      process.exit(130);
+    }
+    log(`${sig}: finishing running translations (up to ${settings.shutdownGraceMs} ms), then exiting`);
+    server.close(settings.shutdownGraceMs).then(
+      () => {
+        log("shut down cleanly");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log("error during shutdown", err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+main().catch((err: unknown) => {
+  log("failed to start", err);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+/**
+ * Cutting texts into units the model can translate, and putting the translations back together.
+ *
+ * A text is split into lines ("\r\n" read as "\n"); blank lines are kept as they are, and each line's leading and
+ * trailing whitespace is kept around its translation. A line whose tokens fit the segment limit is translated
+ * whole; a longer line is split into sentences (script-aware: . ! ? … with abbreviation and lower-case checks
+ * for Latin and Cyrillic, 。！？ for CJK, । ॥ for Devanagari, ؟ ۔ for Arabic), and a sentence still too long is
+ * cut at clause punctuation, then between words, then between characters, packing the pieces greedily.
+ */
+
+/** A line of a text: kept verbatim (no segments) or translated from its segments and rejoined. */
+export interface LinePlan {
+  lead: string;
+  trail: string;
+  /** Source units to translate, in order; empty for a blank line. */
+  segments: string[];
+}
+
+export interface TextPlan {
+  lines: LinePlan[];
+}
+
+export type Fits = (text: string) => boolean;
+
+export function planText(text: string, fits: Fits): TextPlan {
+  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  return {
+    lines: lines.map((line) => {
+      const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(line)!;
+      const [, lead = "", core = "", trail = ""] = m;
+      if (core === "") return { lead: line, trail: "", segments: [] };
+      return { lead, trail, segments: fits(core) ? [core] : splitToFit(core, fits) };
+    }),
+  };
+}
+
+export function segmentCount(plan: TextPlan): number {
+  return plan.lines.reduce((n, l) => n + l.segments.length, 0);
+}
+
+/**
+ * Rebuilds the text from its plan and the translations of its segments (in plan order); `joiner` goes between
+ * the translations of one line's segments ("" for scripts written without spaces, " " otherwise).
+ */
+export function renderText(plan: TextPlan, translations: readonly string[], joiner: string): string {
+  let k = 0;
+  return plan.lines
+    .map((l) => {
+      if (l.segments.length === 0) return l.lead;
+      const parts: string[] = [];
+      for (let i = 0; i < l.segments.length; i++) {
+        const t = (translations[k++] ?? "").trim();
+        if (t !== "") parts.push(t);
+      }
+      return l.lead + parts.join(joiner) + l.trail;
+    })
+    .join("\n");
+}
+
+/** Splits a line that does not fit into sentences, and sentences that still do not fit into smaller pieces. */
+export function splitToFit(text: string, fits: Fits): string[] {
+  const out: string[] = [];
+  for (const sentence of splitSentences(text)) {
+    if (fits(sentence)) out.push(sentence);
+    else out.push(...packPieces(sentence, fits, 0));
+  }
+  return out;
+}
+
+const CLOSERS = new Set([..."\"'”’»)]}」』）】〉》"]);
+const LATIN_END = new Set([..."!?…"]);
+const WIDE_END = new Set([..."。！？｡"]);
+const INDIC_END = new Set([..."।॥"]);
+const ARABIC_END = new Set([..."؟۔"]);
+/** Words before "." that do not end a sentence (lower case, without the dot). */
+const ABBREVIATIONS = new Set([
+  "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "e.g", "i.e", "cf", "no", "nr", "vol", "fig",
+  "approx", "dept", "inc", "ltd", "co", "z.b", "usw", "bzw", "ca", "sra", "srta", "mme", "mlle", "av", "ст", "г", "т.е", "т.д",
+]);
+
+/** Script-aware sentence splitting; returns trimmed, non-empty sentences whose concatenation covers the text. */
+export function splitSentences(text: string): string[] {
+  const chars = [...text];
+  const sentences: string[] = [];
+  let current = "";
+  let i = 0;
+  const flush = () => {
+    const s = current.trim();
+    if (s !== "") sentences.push(s);
+    current = "";
+  };
+  while (i < chars.length) {
+    const c = chars[i]!;
+    current += c;
+    i++;
+    const wide = WIDE_END.has(c) || INDIC_END.has(c);
+    const latin = c === "." || LATIN_END.has(c) || ARABIC_END.has(c);
+    if (!wide && !latin) continue;
+    // Absorb a run of terminators and closing quotes/brackets: "?!", "...", "。」".
+    while (i < chars.length) {
+      const n = chars[i]!;
+      if (n === "." || LATIN_END.has(n) || WIDE_END.has(n) || INDIC_END.has(n) || ARABIC_END.has(n) || CLOSERS.has(n)) {
+        current += n;
+        i++;
+      } else break;
+    }
+    if (i >= chars.length) break;
+    const next = chars[i]!;
+    if (wide) {
+      flush();
+      continue;
+    }
+    // Latin-like terminators end a sentence only before whitespace.
+    if (!/\s/u.test(next)) continue;
+    if (c === "." && !endsSentenceAtPeriod(current, chars, i)) continue;
+    flush();
+  }
+  flush();
+  return sentences;
+}
+
+function endsSentenceAtPeriod(current: string, chars: string[], afterIndex: number): boolean {
+  const m = /([\p{L}.]+)\.+["'”’»)\]]*$/u.exec(current);
+  const word = m?.[1]?.toLowerCase() ?? "";
+  if (word.length === 1 && /\p{Lu}/u.test(m![1]!)) return false; // an initial: "J. Smith"
+  if (ABBREVIATIONS.has(word)) return false;
+  let j = afterIndex;
+  while (j < chars.length && /\s/u.test(chars[j]!)) j++;
+  const next = chars[j];
+  if (next !== undefined && /\p{Ll}/u.test(next)) return false; // "... approx. three" continues
+  return true;
+}
+
+/** Splitters from coarse to fine: clauses, words, characters. Each piece keeps its trailing separator. */
+const SPLITTERS: Array<(s: string) => string[]> = [
+  (s) => s.split(/(?<=[,;:，；、،؛])/u),
+  (s) => s.split(/(?<=\s)/u),
+  (s) => [...s],
+];
+
+function packPieces(text: string, fits: Fits, level: number): string[] {
+  const split = SPLITTERS[level];
+  if (!split) return [text.trim()].filter((s) => s !== ""); // a single character that does not fit: give up here
+  const units = split(text).filter((u) => u !== "");
+  const out: string[] = [];
+  let acc = "";
+  for (const u of units) {
+    if (acc !== "" && fits(acc + u)) {
+      acc += u;
+      continue;
+    }
+    if (acc !== "") out.push(acc);
+    acc = "";
+    if (fits(u)) acc = u;
+    else out.push(...packPieces(u, fits, level + 1));
+  }
+  if (acc !== "") out.push(acc);
+  return out.map((s) => s.trim()).filter((s) => s !== "");
+}

@@ -1,0 +1,200 @@
+/**
+ * Starting and stopping the translation server: listen at once (so /health answers and /ready says 503 while
+ * loading), load the engine and tokenizer, then build the scheduler and translation service and become ready.
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { basename } from "node:path";
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type StepEngine } from "../engine/types.js";
+import { BatchScheduler, type SchedulerObserver, type StepReport } from "../scheduler/scheduler.js";
+import { createApp, mountAdmin } from "./app.js";
+import { ServerMetrics } from "./metrics.js";
+import type { ServerSettings } from "./settings.js";
+import { TranslationService, type ServingTokenizer } from "./translation-service.js";
+
+export interface Backend {
+  engine: StepEngine;
+  tokenizer: ServingTokenizer;
+  modelName: string;
+  /** Releases the engine's native resources; absent when the caller owns the engine. */
+  dispose?: () => void | Promise<void>;
+}
+
+export interface StartOptions {
+  settings: ServerSettings;
+  /** An already-loaded engine and tokenizer (tests share one across servers); loaded from settings otherwise. */
+  backend?: Backend;
+  /** Decode defaults before the client's options (e.g. a released engine's settings). */
+  decodeDefaults?: Partial<DecodeOptions>;
+  /** Admin sub-app to mount under /admin; by default src/server/routes/calib-admin.ts when it exists. */
+  admin?: Hono;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Resolves when the engine is loaded and /ready answers 200; rejects when loading failed. */
+  readonly ready: Promise<void>;
+  readonly metrics: ServerMetrics;
+  scheduler(): BatchScheduler | undefined;
+  /** Stops accepting connections, lets running translations finish for up to graceMs, then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+interface EngineModule {
+  Engine: { load(opts: { modelDir: string; threads?: number; kvBlocks?: number; blockSize?: number }): Promise<StepEngine> | StepEngine };
+}
+interface TokenizerModule {
+  MBartTokenizer: { fromDir(dir: string): Promise<ServingTokenizer> };
+}
+
+/** Loads the engine (src/engine/engine.ts) and tokenizer (src/tokenizer/mbart.ts) for the settings' model. */
+export async function loadBackend(settings: ServerSettings): Promise<Backend> {
+  // Specifiers in variables: these modules are written in parallel by other engineers.
+  const engineSpec = "../engine/engine.js";
+  const tokenizerSpec = "../tokenizer/mbart.js";
+  const { Engine } = (await import(engineSpec)) as EngineModule;
+  const { MBartTokenizer } = (await import(tokenizerSpec)) as TokenizerModule;
+  const tokenizer = await MBartTokenizer.fromDir(settings.modelDir);
+  const engine = await Engine.load({
+    modelDir: settings.modelDir,
+    threads: settings.threads,
+    ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
+    ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
+  });
+  const disposable = engine as StepEngine & { dispose?: () => void | Promise<void>; close?: () => void | Promise<void> };
+  const dispose = disposable.dispose?.bind(engine) ?? disposable.close?.bind(engine);
+  return { engine, tokenizer, modelName: basename(settings.modelDir), ...(dispose ? { dispose } : {}) };
+}
+
+/** The calibration admin routes (src/server/routes/calib-admin.ts), when that module exists. */
+async function loadAdminApp(settings: ServerSettings, log: (m: string, e?: unknown) => void): Promise<Hono | undefined> {
+  const spec = "./routes/calib-admin.js";
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(spec)) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { code?: string }).code === "ERR_MODULE_NOT_FOUND") return undefined;
+    log("could not load the admin routes", err);
+    return undefined;
+  }
+  const factory = [mod.default, ...Object.values(mod)].find((v) => typeof v === "function") as
+    | ((ctx: { dbPath: string; modelDir: string; settings: ServerSettings }) => Hono | Promise<Hono>)
+    | undefined;
+  if (!factory) return undefined;
+  return await factory({ dbPath: settings.dbPath, modelDir: settings.modelDir, settings });
+}
+
+/** Requests per second finished recently (exponential moving average), for Retry-After. */
+class ThroughputMeter implements SchedulerObserver {
+  private rate = 0;
+  private last = performance.now();
+  onStep(report: StepReport): void {
+    const now = performance.now();
+    const dt = Math.max(1e-3, (now - this.last) / 1000);
+    this.last = now;
+    const instant = report.finished / dt;
+    this.rate = this.rate === 0 ? instant : 0.9 * this.rate + 0.1 * instant;
+  }
+  perSecond(): number {
+    return this.rate;
+  }
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { settings } = opts;
+  const log = opts.log ?? ((msg: string, err?: unknown) => console.error(`[server] ${msg}`, err ?? ""));
+  let service: TranslationService | undefined;
+  let scheduler: BatchScheduler | undefined;
+  let backend: Backend | undefined;
+  const meter = new ThroughputMeter();
+  const metrics = new ServerMetrics({
+    scheduler: () => scheduler?.snapshot(),
+    pool: () => scheduler?.poolStats(),
+  });
+  const app = createApp({
+    settings,
+    metrics,
+    service: () => service,
+    modelName: () => backend?.modelName,
+    retryAfterSeconds: () => {
+      const queued = scheduler?.snapshot().queued ?? 0;
+      const rate = meter.perSecond();
+      return rate > 0 ? Math.min(60, Math.max(1, Math.ceil(queued / rate))) : 2;
+    },
+    log,
+  });
+  mountAdmin(app, opts.admin ?? (await loadAdminApp(settings, log)), settings.adminKey);
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: settings.port, hostname: settings.host }, () => resolve(s as Server));
+    s.once("error", reject);
+  });
+  server.on("error", (err) => log("http server error", err));
+  const address = server.address() as AddressInfo;
+  const hostForUrl = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
+  const url = `http://${hostForUrl === "0.0.0.0" ? "127.0.0.1" : hostForUrl}:${address.port}`;
+
+  let closing = false;
+  const ready = (async () => {
+    const loaded = opts.backend ?? (await loadBackend(settings));
+    backend = loaded;
+    if (closing) return;
+    const { engine } = loaded;
+    const pool = engine.poolStats();
+    const poolTokens = pool.totalBlocks * pool.blockSize;
+    scheduler = new BatchScheduler(
+      engine,
+      {
+        maxQueued: settings.queueSize,
+        maxRunningSequences: settings.maxBatch,
+        maxRunningTokens: settings.maxBatchTokens ?? (poolTokens > 0 ? poolTokens : 1 << 30),
+        encodeTokenBudget: settings.encodeTokenBudget,
+      },
+      {
+        onStep: (r) => {
+          metrics.onStep(r);
+          meter.onStep(r);
+        },
+        onGroupSettled: (o) => metrics.onGroupSettled(o),
+        onStepError: () => metrics.onStepError(),
+      },
+      log,
+    );
+    const info = engine.info;
+    service = new TranslationService({
+      info,
+      tokenizer: loaded.tokenizer,
+      scheduler,
+      defaults: { ...DEFAULT_DECODE_OPTIONS, ...opts.decodeDefaults },
+      segmentTokens: Math.min(settings.maxSegmentTokens ?? info.maxSourceTokens, info.maxSourceTokens),
+      maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
+    });
+    metrics.ready.set(1);
+  })();
+  ready.catch((err: unknown) => log("loading the engine failed", err));
+
+  let closed: Promise<void> | undefined;
+  const close = (graceMs = settings.shutdownGraceMs): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      metrics.ready.set(0);
+      const serverClosed = new Promise<void>((r) => server.close(() => r()));
+      await ready.catch(() => undefined);
+      await scheduler?.close(graceMs);
+      service = undefined;
+      server.closeIdleConnections();
+      // Give the last answers a moment to flush, then drop what is left.
+      const forced = setTimeout(() => server.closeAllConnections(), 1000);
+      await serverClosed;
+      clearTimeout(forced);
+      if (!opts.backend) await backend?.dispose?.();
+    })();
+    return closed;
+  };
+
+  return { url, port: address.port, ready, metrics, scheduler: () => scheduler, close };
+}

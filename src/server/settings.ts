@@ -1,0 +1,157 @@
+/**
+ * Server settings: defaults, overridden by environment variables, overridden by command-line flags.
+ * Every setting has one env variable and one flag (see SETTING_SPECS); invalid values throw SettingsError.
+ */
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import { dbPath, modelDir } from "../config.js";
+
+export class SettingsError extends Error {
+  override readonly name = "SettingsError";
+}
+
+export interface ServerSettings {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  host: string;
+  /** Engine threads. */
+  threads: number;
+  /** Checkpoint folder of the served model. */
+  modelDir: string;
+  /** Registry database (engine releases). */
+  dbPath: string;
+  /** Largest request body accepted, in bytes (413 beyond). */
+  maxBodyBytes: number;
+  /** Most texts in one request (400 beyond). */
+  maxTexts: number;
+  /** Most characters (UTF-16 code units) over all texts of one request (413 beyond). */
+  maxChars: number;
+  /** Most engine requests (sentences) waiting for admission (429 beyond). */
+  queueSize: number;
+  /** Deadline of a translation request in milliseconds (504 beyond). */
+  requestTimeoutMs: number;
+  /** KV cache blocks of the engine's pool; undefined = engine default. */
+  kvBlocks: number | undefined;
+  /** Tokens per KV block; undefined = engine default. */
+  blockSize: number | undefined;
+  /** Most sequences (beams counted) decoded together. */
+  maxBatch: number;
+  /** Most estimated KV tokens admitted at once; undefined = the KV pool's capacity. */
+  maxBatchTokens: number | undefined;
+  /** Most source tokens encoded per engine step. */
+  encodeTokenBudget: number;
+  /** Largest beam_size a client may ask for. */
+  maxBeam: number;
+  /** Largest max_new_tokens a client may ask for (also capped by the model's positions). */
+  maxNewTokens: number;
+  /** Lines longer than this many source tokens are split into sentences; undefined = the model's limit. */
+  maxSegmentTokens: number | undefined;
+  /** Seconds to let running translations finish on SIGTERM/SIGINT. */
+  shutdownGraceMs: number;
+  /** Key protecting /admin routes (header x-admin-key or Bearer); unset disables them. */
+  adminKey: string | undefined;
+}
+
+type Kind = "int" | "string" | "path";
+
+interface SettingSpec {
+  key: keyof ServerSettings;
+  env: string;
+  flag: string;
+  kind: Kind;
+  min?: number;
+  optional?: boolean;
+}
+
+export const SETTING_SPECS: readonly SettingSpec[] = [
+  { key: "port", env: "PORT", flag: "--port", kind: "int", min: 0 },
+  { key: "host", env: "GLOSSA_HOST", flag: "--host", kind: "string" },
+  { key: "threads", env: "GLOSSA_THREADS", flag: "--threads", kind: "int", min: 1 },
+  { key: "modelDir", env: "GLOSSA_MODEL", flag: "--model", kind: "path" },
+  { key: "dbPath", env: "GLOSSA_DB", flag: "--db", kind: "path" },
+  { key: "maxBodyBytes", env: "GLOSSA_MAX_BODY_BYTES", flag: "--max-body-bytes", kind: "int", min: 64 },
+  { key: "maxTexts", env: "GLOSSA_MAX_TEXTS", flag: "--max-texts", kind: "int", min: 1 },
+  { key: "maxChars", env: "GLOSSA_MAX_CHARS", flag: "--max-chars", kind: "int", min: 1 },
+  { key: "queueSize", env: "GLOSSA_QUEUE_SIZE", flag: "--queue-size", kind: "int", min: 1 },
+  { key: "requestTimeoutMs", env: "GLOSSA_REQUEST_TIMEOUT_MS", flag: "--request-timeout-ms", kind: "int", min: 1 },
+  { key: "kvBlocks", env: "GLOSSA_KV_BLOCKS", flag: "--kv-blocks", kind: "int", min: 1, optional: true },
+  { key: "blockSize", env: "GLOSSA_BLOCK_SIZE", flag: "--block-size", kind: "int", min: 1, optional: true },
+  { key: "maxBatch", env: "GLOSSA_MAX_BATCH", flag: "--max-batch", kind: "int", min: 1 },
+  { key: "maxBatchTokens", env: "GLOSSA_MAX_BATCH_TOKENS", flag: "--max-batch-tokens", kind: "int", min: 1, optional: true },
+  { key: "encodeTokenBudget", env: "GLOSSA_ENCODE_TOKEN_BUDGET", flag: "--encode-token-budget", kind: "int", min: 1 },
+  { key: "maxBeam", env: "GLOSSA_MAX_BEAM", flag: "--max-beam", kind: "int", min: 1 },
+  { key: "maxNewTokens", env: "GLOSSA_MAX_NEW_TOKENS", flag: "--max-new-tokens", kind: "int", min: 1 },
+  { key: "maxSegmentTokens", env: "GLOSSA_MAX_SEGMENT_TOKENS", flag: "--max-segment-tokens", kind: "int", min: 4, optional: true },
+  { key: "shutdownGraceMs", env: "GLOSSA_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", kind: "int", min: 0 },
+  { key: "adminKey", env: "GLOSSA_ADMIN_KEY", flag: "--admin-key", kind: "string", optional: true },
+];
+
+export function defaultSettings(): ServerSettings {
+  return {
+    port: 8080,
+    host: "127.0.0.1",
+    threads: Math.max(1, availableParallelism()),
+    modelDir: modelDir(),
+    dbPath: dbPath(),
+    maxBodyBytes: 1 << 20,
+    maxTexts: 128,
+    maxChars: 50_000,
+    queueSize: 2048,
+    requestTimeoutMs: 120_000,
+    kvBlocks: undefined,
+    blockSize: undefined,
+    maxBatch: 32,
+    maxBatchTokens: undefined,
+    encodeTokenBudget: 512,
+    maxBeam: 8,
+    maxNewTokens: 512,
+    maxSegmentTokens: undefined,
+    shutdownGraceMs: 10_000,
+    adminKey: undefined,
+  };
+}
+
+function parseValue(spec: SettingSpec, raw: string, from: string): string | number {
+  if (spec.kind === "int") {
+    const t = raw.trim();
+    if (!/^\d+$/.test(t)) throw new SettingsError(`${from}: expected a non-negative integer, got "${raw}"`);
+    const n = Number(t);
+    if (!Number.isSafeInteger(n) || n < (spec.min ?? 0)) {
+      throw new SettingsError(`${from}: must be an integer >= ${spec.min ?? 0}, got "${raw}"`);
+    }
+    return n;
+  }
+  if (raw.trim() === "") throw new SettingsError(`${from}: must not be empty`);
+  return spec.kind === "path" ? resolve(raw) : raw;
+}
+
+/** Settings from env (e.g. GLOSSA_THREADS) and argv flags (--threads 2 or --threads=2); flags win. */
+export function loadSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv.slice(2),
+): ServerSettings {
+  const s = defaultSettings() as unknown as Record<string, unknown>;
+  for (const spec of SETTING_SPECS) {
+    const raw = env[spec.env];
+    if (raw !== undefined && raw !== "") s[spec.key] = parseValue(spec, raw, spec.env);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") throw new SettingsError(usage());
+    const eq = arg.indexOf("=");
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    const spec = SETTING_SPECS.find((x) => x.flag === name);
+    if (!spec) throw new SettingsError(`unknown flag ${arg}\n${usage()}`);
+    let raw: string | undefined;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else raw = argv[++i];
+    if (raw === undefined) throw new SettingsError(`${name} needs a value`);
+    s[spec.key] = parseValue(spec, raw, name);
+  }
+  return s as unknown as ServerSettings;
+}
+
+export function usage(): string {
+  const lines = SETTING_SPECS.map((s) => `  ${`${s.flag} <${s.kind}>`.padEnd(32)} env ${s.env}`);
+  return `usage: npm start -- [flags]\n${lines.join("\n")}`;
+}

@@ -1,0 +1,162 @@
+/**
+ * From validated translation calls to scheduler submissions and back: texts are cut into units (the text, or
+ * HTML text nodes), units into segments (lines, sentences when too long), segments tokenized into engine
+ * requests; one call becomes one scheduler group, and the results are decoded and put back together in order.
+ */
+import type { DecodeOptions, GenerateRequest, GenerateResult, ModelInfo } from "../engine/types.js";
+import type { Language } from "../languages.js";
+import type { BatchScheduler } from "../scheduler/scheduler.js";
+import { HttpError } from "./http-error.js";
+import { renderHtml, splitHtml, type HtmlPart } from "./html.js";
+import { planText, renderText, type TextPlan } from "./segment.js";
+import { decodeOptionsFor, type TranslateCall } from "./translate-request.js";
+
+/** What the server needs from the tokenizer (src/tokenizer/mbart.ts's MBartTokenizer has it). */
+export interface ServingTokenizer {
+  languageId(mbartCode: string): number;
+  encodeSource(text: string, srcMbartCode: string, maxTokens?: number): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+}
+
+export interface TextTranslation {
+  text: string;
+  /** Tokens the model generated for this text (after the decoder start token, over all its segments). */
+  tokens: number;
+  /** "length" when any of its segments hit max_new_tokens. */
+  finishReason: "eos" | "length";
+}
+
+export interface ServiceConfig {
+  info: ModelInfo;
+  tokenizer: ServingTokenizer;
+  scheduler: BatchScheduler;
+  /** Defaults for decoding, before the client's options. */
+  defaults: DecodeOptions;
+  /** Source tokens (with language code and </s>) above which a line is split into sentences. */
+  segmentTokens: number;
+  /** Largest max_new_tokens used. */
+  maxNewTokensCap: number;
+}
+
+interface Unit {
+  plan: TextPlan;
+  /** Index of the unit's first segment in the call's flat segment list. */
+  firstSegment: number;
+}
+
+interface PreparedText {
+  units: Unit[];
+  /** The input text as HTML parts (format html), or undefined (plain text: one unit). */
+  html: HtmlPart[] | undefined;
+}
+
+export interface PreparedCall {
+  texts: PreparedText[];
+  requests: GenerateRequest[];
+  /** For each segment, the index of the text it belongs to. */
+  segmentText: number[];
+  joiner: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  /** The text at `index` has new partial output (streaming). */
+  onPartial?: (index: number, text: string) => void;
+}
+
+export class TranslationService {
+  constructor(private readonly cfg: ServiceConfig) {}
+
+  get info(): ModelInfo {
+    return this.cfg.info;
+  }
+
+  /** Tokenizes and segments the call (synchronous CPU work); throws HttpError for what cannot be served. */
+  prepare(call: TranslateCall, source: Language): PreparedCall {
+    const { tokenizer } = this.cfg;
+    const srcCode = source.mbart;
+    const forcedBosId = tokenizer.languageId(call.target.mbart);
+    const fits = (s: string) => tokenizer.encodeSource(s, srcCode).length <= this.cfg.segmentTokens;
+    const requests: GenerateRequest[] = [];
+    const segmentText: number[] = [];
+    const texts = call.texts.map((text, textIndex): PreparedText => {
+      const html = call.format === "html" ? splitHtml(text) : undefined;
+      const unitSources = html ? html.flatMap((p) => (p.kind === "text" ? [p.text] : [])) : [text];
+      const units = unitSources.map((src): Unit => {
+        const plan = planText(src, fits);
+        const unit = { plan, firstSegment: requests.length };
+        for (const line of plan.lines) {
+          for (const seg of line.segments) {
+            const srcIds = tokenizer.encodeSource(seg, srcCode, this.cfg.segmentTokens);
+            const options = decodeOptionsFor(this.cfg.defaults, call.overrides, srcIds.length, this.cfg.maxNewTokensCap);
+            requests.push({ srcIds, forcedBosId, options });
+            segmentText.push(textIndex);
+          }
+        }
+        return unit;
+      });
+      return { units, html };
+    });
+    return { texts, requests, segmentText, joiner: call.target.script === "Han" ? "" : " " };
+  }
+
+  /** Submits the prepared call as one scheduler group; SchedulerError on queue full, deadline, cancel, failure. */
+  run(prepared: PreparedCall, opts: RunOptions): Promise<TextTranslation[]> {
+    const { tokenizer, scheduler } = this.cfg;
+    const decoded: string[] = new Array<string>(prepared.requests.length).fill("");
+    const partialIds: number[][] = prepared.requests.map(() => []);
+    const onPartial = opts.onPartial;
+    // submit throws synchronously when the queue is full, before any answer (or stream) has started.
+    const pending = scheduler.submit(prepared.requests, {
+      timeoutMs: opts.timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(onPartial
+        ? {
+            onTokens: (seg: number, tokens: readonly number[]) => {
+              partialIds[seg]!.push(...tokens);
+              decoded[seg] = tokenizer.decode(partialIds[seg]!);
+              const t = prepared.segmentText[seg]!;
+              onPartial(t, this.render(prepared, t, decoded));
+            },
+            onFinished: (seg: number, result: GenerateResult) => {
+              decoded[seg] = tokenizer.decode(result.ids);
+              const t = prepared.segmentText[seg]!;
+              onPartial(t, this.render(prepared, t, decoded));
+            },
+          }
+        : {}),
+    });
+    return pending.then((results) => this.assemble(prepared, results, decoded));
+  }
+
+  private assemble(prepared: PreparedCall, results: readonly GenerateResult[], decoded: string[]): TextTranslation[] {
+    const { tokenizer } = this.cfg;
+    results.forEach((r, k) => (decoded[k] = tokenizer.decode(r.ids)));
+    return prepared.texts.map((_, t) => {
+      let tokens = 0;
+      let finishReason: "eos" | "length" = "eos";
+      results.forEach((r, k) => {
+        if (prepared.segmentText[k] !== t) return;
+        tokens += Math.max(0, r.ids.length - 1);
+        if (r.finishReason === "length") finishReason = "length";
+      });
+      return { text: this.render(prepared, t, decoded), tokens, finishReason };
+    });
+  }
+
+  /** The text at `index` rebuilt from the segments' current translations. */
+  private render(prepared: PreparedCall, index: number, decoded: readonly string[]): string {
+    const text = prepared.texts[index]!;
+    const unitTexts = text.units.map((u) => {
+      const n = u.plan.lines.reduce((a, l) => a + l.segments.length, 0);
+      return renderText(u.plan, decoded.slice(u.firstSegment, u.firstSegment + n), prepared.joiner);
+    });
+    return text.html ? renderHtml(text.html, unitTexts) : (unitTexts[0] ?? "");
+  }
+}
+
+/** Throws the 400 answered when no source language is given and detection cannot decide. */
+export function undetectable(): HttpError {
+  return new HttpError(400, 'could not detect the source language: pass "source" / "source_lang" explicitly');
+}

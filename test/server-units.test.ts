@@ -1,0 +1,207 @@
+/**
+ * Unit tests of the server's pure parts (no engine): sentence splitting and rejoining, request validation,
+ * body handling, the Prometheus registry, HTML text nodes, source detection, settings.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { planText, renderText, splitSentences, splitToFit, segmentCount } from "../src/server/segment.js";
+import { parseTranslateBody, decodeOptionsFor, type RequestLimits } from "../src/server/translate-request.js";
+import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../src/server/body.js";
+import { HttpError } from "../src/server/http-error.js";
+import { Registry } from "../src/server/prometheus.js";
+import { splitHtml, renderHtml, decodeEntities } from "../src/server/html.js";
+import { detectLanguage } from "../src/server/detect.js";
+import { loadSettings, SettingsError } from "../src/server/settings.js";
+import { DEFAULT_DECODE_OPTIONS } from "../src/engine/types.js";
+
+const LIMITS: RequestLimits = { maxTexts: 4, maxChars: 100, maxBeam: 4, maxNewTokens: 200 };
+
+function httpStatus(fn: () => unknown): number {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof HttpError, `expected HttpError, got ${String(err)}`);
+    return err.status;
+  }
+  assert.fail("expected an HttpError");
+}
+
+test("sentences split on Latin, CJK, Devanagari and Arabic terminators, not on abbreviations or decimals", () => {
+  assert.deepEqual(splitSentences("Dr. Smith arrived at 3.30 p.m. today. Was he late? No!  He was early."), [
+    "Dr. Smith arrived at 3.30 p.m. today.",
+    "Was he late?",
+    "No!",
+    "He was early.",
+  ]);
+  assert.deepEqual(splitSentences("我们走吧。你来吗？好的！"), ["我们走吧。", "你来吗？", "好的！"]);
+  assert.deepEqual(splitSentences("वह घर गया। मैं यहाँ हूँ।"), ["वह घर गया।", "मैं यहाँ हूँ।"]);
+  assert.deepEqual(splitSentences("هل أنت بخير؟ نعم."), ["هل أنت بخير؟", "نعم."]);
+  assert.deepEqual(splitSentences('He said "stop." Then he left.'), ['He said "stop."', "Then he left."]);
+  assert.deepEqual(splitSentences("No terminator here"), ["No terminator here"]);
+});
+
+test("lines too long for the model are split to fit, and every piece fits", () => {
+  const fits = (s: string) => s.length <= 20;
+  const pieces = splitToFit("A short one. This sentence is far too long to fit, so it is cut at the comma.", fits);
+  assert.ok(pieces.every(fits), JSON.stringify(pieces));
+  assert.equal(pieces[0], "A short one.");
+  assert.equal(pieces.join(" ").replace(/\s+/g, " "), "A short one. This sentence is far too long to fit, so it is cut at the comma.");
+  const cjk = splitToFit("一".repeat(50), fits);
+  assert.ok(cjk.every(fits));
+  assert.equal(cjk.join(""), "一".repeat(50));
+});
+
+test("plans keep blank lines and surrounding whitespace; rendering rejoins in order", () => {
+  const plan = planText("  First line.\n\n\r\nSecond. Third.  ", (s) => s.length <= 8);
+  assert.equal(segmentCount(plan), 4);
+  const out = renderText(plan, ["A", "B", "C", "D"], " ");
+  assert.equal(out, "  A B\n\n\nC D  ");
+  const whole = planText("Short.", () => true);
+  assert.deepEqual(whole.lines.map((l) => l.segments), [["Short."]]);
+  assert.equal(renderText(planText("一。二。", (s) => s.length < 3), ["One.", "Two."], ""), "One.Two.");
+});
+
+test("both request shapes parse; codes in ISO or mBART form; single string vs array is remembered", () => {
+  const g = parseTranslateBody(
+    { text: ["a", "b"], source_lang: "de", target_lang: "zh_CN", options: { beam_size: 2, max_new_tokens: 10, stream: true } },
+    LIMITS,
+  );
+  assert.equal(g.shape, "glossa");
+  assert.equal(g.single, false);
+  assert.equal(g.source?.iso, "de");
+  assert.equal(g.target.iso, "zh");
+  assert.deepEqual(g.overrides, { beamSize: 2, maxNewTokens: 10 });
+  assert.equal(g.stream, true);
+  const l = parseTranslateBody({ q: "hola", source: "ES", target: "en-XX".replace("-XX", ""), format: "html", api_key: "k" }, LIMITS);
+  assert.equal(l.shape, "libre");
+  assert.equal(l.single, true);
+  assert.equal(l.format, "html");
+  assert.equal(parseTranslateBody({ q: "x", source: "auto", target: "en" }, LIMITS).source, undefined);
+});
+
+test("invalid requests are 400 (413 for too many characters) with a message", () => {
+  const ok = { text: "hi", source_lang: "en", target_lang: "de" };
+  assert.equal(httpStatus(() => parseTranslateBody([], LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody(null, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({}, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, q: "x" }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, text: 5 }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, text: ["a", 3] }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, text: [] }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, text: "   " }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, text: ["a", "b", "c", "d", "e"] }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, text: "x".repeat(101) }, LIMITS)), 413);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, source_lang: "xx" }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, target_lang: "auto" }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, target_lang: 7 }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: [] }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: { beam: 2 } }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: { beam_size: 1.5 } }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: { beam_size: 1e308 } }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: { max_new_tokens: 201 } }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: { repetition_penalty: 0 } }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ ...ok, options: { stream: "yes" } }, LIMITS)), 400);
+  assert.equal(httpStatus(() => parseTranslateBody({ q: "x", source: "en", target: "de", format: "pdf" }, LIMITS)), 400);
+});
+
+test("decode options: adaptive max_new_tokens unless the client chose, capped", () => {
+  assert.equal(decodeOptionsFor(DEFAULT_DECODE_OPTIONS, {}, 10, 500).maxNewTokens, 36);
+  assert.equal(decodeOptionsFor(DEFAULT_DECODE_OPTIONS, {}, 1000, 500).maxNewTokens, 500);
+  const o = decodeOptionsFor(DEFAULT_DECODE_OPTIONS, { maxNewTokens: 7, beamSize: 3 }, 10, 500);
+  assert.equal(o.maxNewTokens, 7);
+  assert.equal(o.beamSize, 3);
+  assert.equal(o.repetitionPenalty, DEFAULT_DECODE_OPTIONS.repetitionPenalty);
+});
+
+test("body helpers: size limit while streaming, UTF-8, JSON depth, content types, forms", async () => {
+  const big = new Request("http://x/", { method: "POST", body: new Uint8Array(5000) });
+  await assert.rejects(readBodyBytes(big, 4096), (e: unknown) => e instanceof HttpError && e.status === 413);
+  const chunked = new Request("http://x/", {
+    method: "POST",
+    body: new ReadableStream({
+      pull(c) {
+        c.enqueue(new Uint8Array(1024)); // never ends: the reader must stop at the limit
+      },
+    }),
+    duplex: "half",
+  } as RequestInit);
+  await assert.rejects(readBodyBytes(chunked, 10_000), (e: unknown) => e instanceof HttpError && e.status === 413);
+  const small = new Request("http://x/", { method: "POST", body: "héllo" });
+  assert.equal(decodeUtf8(await readBodyBytes(small, 100)), "héllo");
+  assert.equal(httpStatus(() => decodeUtf8(Uint8Array.from([0x22, 0xff, 0x22]))), 400);
+  assert.equal(httpStatus(() => parseJsonBody("[".repeat(1000) + "]".repeat(1000))), 400);
+  assert.equal(httpStatus(() => parseJsonBody("")), 400);
+  assert.deepEqual(parseJsonBody('{"a":"[[["}'), { a: "[[[" });
+  assert.equal(bodyFormat(null, "{}"), "json");
+  assert.equal(bodyFormat("application/json; charset=utf-8", "{}"), "json");
+  assert.equal(bodyFormat("application/x-www-form-urlencoded", "q=a"), "form");
+  assert.equal(bodyFormat("application/x-www-form-urlencoded", '{"q":1}'), "json");
+  assert.equal(httpStatus(() => bodyFormat("application/xml", "<a/>")), 415);
+  assert.deepEqual({ ...parseFormBody("q=a&q=b&source=en") }, { q: ["a", "b"], source: "en" });
+});
+
+test("Prometheus text exposition: counters, gauges, histograms, label escaping", () => {
+  const r = new Registry();
+  const c = r.counter("t_requests_total", "Requests.", ["status"]);
+  c.inc({ status: "200" });
+  c.inc({ status: "200" }, 2);
+  c.inc({ status: 'we"ird\n' });
+  const depth = r.gauge("t_depth", "Depth.").collect(() => depth.set(4));
+  r.gauge("t_other", "Other.").set(1.5);
+  const h = r.histogram("t_latency_seconds", "Latency.", [0.1, 1]);
+  h.observe(0.05);
+  h.observe(0.5);
+  h.observe(5);
+  const text = r.render();
+  assert.match(text, /# TYPE t_requests_total counter\n/);
+  assert.match(text, /t_requests_total\{status="200"\} 3\n/);
+  assert.match(text, /t_requests_total\{status="we\\"ird\\n"\} 1\n/);
+  assert.match(text, /t_depth 4\n/); // pulled by its collector at render time
+  assert.match(text, /t_other 1.5\n/);
+  assert.match(text, /t_latency_seconds_bucket\{le="0.1"\} 1\n/);
+  assert.match(text, /t_latency_seconds_bucket\{le="1"\} 2\n/);
+  assert.match(text, /t_latency_seconds_bucket\{le="\+Inf"\} 3\n/);
+  assert.match(text, /t_latency_seconds_sum 5.55\n/);
+  assert.match(text, /t_latency_seconds_count 3\n/);
+  assert.throws(() => c.inc({ status: "x" }, -1));
+  assert.throws(() => r.counter("t_requests_total", "again"));
+  assert.throws(() => r.counter("bad-name", "x"));
+});
+
+test("HTML: tags and code kept, text nodes translated and escaped", () => {
+  const parts = splitHtml('<p class="a">Hello &amp; bye</p><script>var x = "no";</script> <b>Go</b>');
+  const texts = parts.flatMap((p) => (p.kind === "text" ? [p.text] : []));
+  assert.deepEqual(texts, ["Hello & bye", "Go"]);
+  assert.equal(
+    renderHtml(parts, ["Hallo & tschüss", "<Los>"]),
+    '<p class="a">Hallo &amp; tschüss</p><script>var x = "no";</script> <b>&lt;Los&gt;</b>',
+  );
+  assert.equal(decodeEntities("&#x41;&#66;&lt;&bogus;&#xD800;"), "AB<&bogus;&#xD800;");
+});
+
+test("source detection: scripts decide, Latin languages by function words, thin evidence is undefined", () => {
+  assert.equal(detectLanguage("我们明天去北京。")?.language.iso, "zh");
+  assert.equal(detectLanguage("Привет, как дела?")?.language.iso, "ru");
+  assert.equal(detectLanguage("مرحبا كيف حالك")?.language.iso, "ar");
+  assert.equal(detectLanguage("मैं घर जा रहा हूँ")?.language.iso, "hi");
+  assert.equal(detectLanguage("The cat is on the table and it is asleep.")?.language.iso, "en");
+  assert.equal(detectLanguage("Der Hund ist nicht im Haus, und die Katze schläft.")?.language.iso, "de");
+  assert.equal(detectLanguage("El perro está en la casa y no quiere salir.")?.language.iso, "es");
+  assert.equal(detectLanguage("Le chat est dans la maison et il ne veut pas sortir.")?.language.iso, "fr");
+  assert.equal(detectLanguage("Watu wengi wanaishi katika mji huu na ni wazuri sana.")?.language.iso, "sw");
+  assert.equal(detectLanguage("Tôi là người Việt Nam và tôi rất thích ăn phở.")?.language.iso, "vi");
+  assert.equal(detectLanguage("OK"), undefined);
+  assert.equal(detectLanguage("12345 !!!"), undefined);
+});
+
+test("settings: env then flags, validated", () => {
+  const s = loadSettings({ PORT: "9000", GLOSSA_THREADS: "2", GLOSSA_QUEUE_SIZE: "5" }, ["--threads", "3", "--max-texts=7"]);
+  assert.equal(s.port, 9000);
+  assert.equal(s.threads, 3);
+  assert.equal(s.queueSize, 5);
+  assert.equal(s.maxTexts, 7);
+  assert.throws(() => loadSettings({ GLOSSA_THREADS: "two" }, []), SettingsError);
+  assert.throws(() => loadSettings({ GLOSSA_THREADS: "0" }, []), SettingsError);
+  assert.throws(() => loadSettings({}, ["--bogus", "1"]), SettingsError);
+  assert.throws(() => loadSettings({}, ["--port"]), SettingsError);
+});

@@ -1,0 +1,57 @@
+// Decoding with Hugging Face `generate` semantics (transformers 5.x `_sample` for greedy and the vectorised
+// `_beam_search`), reimplemented per request so requests can join and leave between steps.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace glossa {
+
+struct DecodeOptions {
+  int beamSize = 1;
+  int maxNewTokens = 64;
+  float lengthPenalty = 1.0f;
+  bool earlyStopping = true;
+  int noRepeatNgramSize = 0;
+  float repetitionPenalty = 1.0f;
+};
+
+// Settings that come from the model's generation_config.json / config.json.
+struct SearchSettings {
+  int eosId = 2;
+  int forcedEosId = -1;
+  int minLength = 0;
+};
+
+// The logits processors generate() builds for these options, applied in HF's order:
+// repetition penalty, no-repeat n-gram, min length, forced BOS, forced EOS.
+// `tokens` is the decoder sequence so far (decoder start included); maxLength = 1 + maxNewTokens.
+void applyLogitsProcessors(std::vector<float>& scores, const std::vector<int>& tokens, const DecodeOptions& opt,
+                           const SearchSettings& s, int forcedBosId, int maxLength);
+
+// In-place log_softmax.
+void logSoftmax(std::vector<float>& x);
+
+struct BeamCandidate {
+  float score;  // accumulated log-prob (running score + token log-prob)
+  int beam;
+  int token;
+};
+
+// The top `count` candidates over all beams' (processed) log-probs plus beam scores, best first
+// (ties: lower beam, then lower token id); candidates at -inf are never returned.
+std::vector<BeamCandidate> topCandidates(const std::vector<std::vector<float>>& beamLogProbs,
+                                         const std::vector<float>& beamScores, int count);
+
+struct Hypothesis {
+  std::vector<int> tokens;
+  float score;
+};
+
+// HF's finished-beam set: keeps the best beamSize hypotheses (existing ones win ties).
+void addHypothesis(std::vector<Hypothesis>& finished, Hypothesis h, int beamSize);
+
+// Beam score of a sequence of generatedLength tokens (HF: sum_logprobs / generatedLength ** lengthPenalty).
+float lengthNormalised(float sumLogProbs, int generatedLength, float lengthPenalty);
+
+}  // namespace glossa

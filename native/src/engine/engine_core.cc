@@ -1,0 +1,354 @@
+#include "engine/engine_core.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <stdexcept>
+#include <map>
+
+#include "kernels/kernel_table.h"
+
+namespace glossa {
+
+EngineCore::EngineCore(const ModelConfig& cfg, const std::vector<TensorEntry>& tensors, const EngineOptions& opt)
+    : cfg_(cfg), cpu_(CpuFeatures::detect()) {
+  search_.eosId = cfg.eosId;
+  search_.forcedEosId = cfg.forcedEosId;
+  search_.minLength = cfg.minLength;
+  const KernelTable& kt = selectKernels(cpu_, opt.kernels.c_str());
+  backend_ = std::make_unique<CpuBackend>(kt, opt.threads);
+  WeightStore weights(tensors);
+  model_ = std::make_unique<MBartModel>(cfg, weights, *backend_);
+  if (opt.blockSize <= 0 || opt.kvBlocks <= 0) throw std::invalid_argument("kvBlocks and blockSize must be positive");
+  pool_ = std::make_unique<BlockPool>(*backend_, opt.kvBlocks, opt.blockSize, cfg.decoderLayers, cfg.dModel);
+}
+
+void EngineCore::add(std::int64_t id, GenerateRequest req) {
+  for (const auto& r : requests_)
+    if (r->id == id) throw std::invalid_argument("request id " + std::to_string(id) + " is already live");
+  const auto& o = req.options;
+  const int n = static_cast<int>(req.srcIds.size());
+  if (n == 0) throw std::invalid_argument("srcIds is empty");
+  if (n > cfg_.maxPositions)
+    throw std::invalid_argument("source has " + std::to_string(n) + " tokens; the model accepts at most " +
+                                std::to_string(cfg_.maxPositions));
+  for (int t : req.srcIds)
+    if (t < 0 || t >= cfg_.vocabSize) throw std::invalid_argument("source token id " + std::to_string(t) + " is out of the vocabulary");
+  if (req.forcedBosId < -1 || req.forcedBosId >= cfg_.vocabSize)
+    throw std::invalid_argument("forcedBosId " + std::to_string(req.forcedBosId) + " is out of the vocabulary");
+  if (o.beamSize < 1 || o.beamSize > 64) throw std::invalid_argument("beamSize must be in [1, 64]");
+  if (o.maxNewTokens < 1 || o.maxNewTokens + 1 > cfg_.maxPositions)
+    throw std::invalid_argument("maxNewTokens must be in [1, " + std::to_string(cfg_.maxPositions - 1) + "]");
+  if (!std::isfinite(o.lengthPenalty)) throw std::invalid_argument("lengthPenalty must be finite");
+  if (o.noRepeatNgramSize < 0) throw std::invalid_argument("noRepeatNgramSize must be >= 0");
+  if (!(o.repetitionPenalty > 0) || !std::isfinite(o.repetitionPenalty))
+    throw std::invalid_argument("repetitionPenalty must be > 0");
+  auto r = std::make_unique<Request>();
+  r->id = id;
+  r->req = std::move(req);
+  requests_.push_back(std::move(r));
+}
+
+void EngineCore::releaseBlocks(Request& r) {
+  for (auto& b : r.beams) {
+    b.table.releaseAll(*pool_);
+    b.cached = 0;
+  }
+  r.cross.releaseAll(*pool_);
+}
+
+void EngineCore::preempt(Request& r) {
+  releaseBlocks(r);
+  r.state = State::Preempted;
+}
+
+bool EngineCore::cancel(std::int64_t id) {
+  for (auto it = requests_.begin(); it != requests_.end(); ++it) {
+    if ((*it)->id != id) continue;
+    releaseBlocks(**it);
+    requests_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+int EngineCore::admissionBlocks(const Request& r) const {
+  int need = blocksFor(static_cast<int>(r.req.srcIds.size()));
+  if (r.beams.empty()) return need + 1;
+  for (const auto& b : r.beams) need += blocksFor(static_cast<int>(b.tokens.size()));
+  return need;
+}
+
+StepResult EngineCore::step(int encodeTokenBudget) {
+  StepResult out;
+  const int budget = encodeTokenBudget > 0 ? encodeTokenBudget : (1 << 30);
+
+  // 1. Admission (arrival order: preempted requests come back before newer waiting ones).
+  std::vector<Request*> admitted;
+  int freeLeft = pool_->freeBlocks();
+  for (auto& rp : requests_) {
+    Request& r = *rp;
+    if (r.state == State::Running) continue;
+    const int need = admissionBlocks(r);
+    if (need > pool_->totalBlocks()) {
+      out.failed.emplace_back(r.id, "request needs " + std::to_string(need) + " KV blocks but the pool has only " +
+                                        std::to_string(pool_->totalBlocks()));
+      continue;
+    }
+    const int len = static_cast<int>(r.req.srcIds.size());
+    if (out.encodedTokens > 0 && out.encodedTokens + len > budget) break;
+    if (need > freeLeft) break;
+    freeLeft -= need;
+    r.cross.sourceLength = len;
+    for (int i = 0; i < blocksFor(len); ++i) r.cross.blocks.push_back(pool_->allocate());
+    out.encodedTokens += len;
+    admitted.push_back(&r);
+  }
+  for (const auto& f : out.failed) cancel(f.first);
+  if (!admitted.empty()) {
+    std::vector<EncodeItem> items;
+    for (Request* r : admitted)
+      items.push_back(EncodeItem{r->req.srcIds.data(), static_cast<int>(r->req.srcIds.size()), r->cross.blocks.data()});
+    model_->encode(items, pool_->layout());
+    for (Request* r : admitted) {
+      r->state = State::Running;
+      if (r->beams.empty()) {
+        Beam b;
+        b.tokens.push_back(cfg_.decoderStartId);
+        r->beams.push_back(std::move(b));
+      }
+      out.encoded.push_back(r->id);
+    }
+  }
+
+  // 2. Make room for this step's K/V writes, preempting the newest running requests when needed.
+  for (;;) {
+    int need = 0;
+    std::vector<Request*> running;
+    for (auto& rp : requests_)
+      if (rp->state == State::Running) {
+        running.push_back(rp.get());
+        for (const auto& b : rp->beams)
+          need += b.table.blocksNeeded(*pool_, b.cached, static_cast<int>(b.tokens.size()));
+      }
+    if (need <= pool_->freeBlocks() || running.empty()) break;
+    Request* victim = running.back();
+    if (running.size() == 1) {
+      out.failed.emplace_back(victim->id, "request needs more KV blocks than the pool has (" +
+                                              std::to_string(pool_->totalBlocks()) + " blocks of " +
+                                              std::to_string(pool_->blockSize()) + " tokens)");
+      cancel(victim->id);
+      break;
+    }
+    preempt(*victim);
+    out.preempted.push_back(victim->id);
+  }
+  std::vector<Request*> running;
+  std::vector<DecodeSequence> seqs;
+  for (auto& rp : requests_) {
+    if (rp->state != State::Running) continue;
+    running.push_back(rp.get());
+    for (auto& b : rp->beams) {
+      if (!b.table.prepareWrite(*pool_, b.cached, static_cast<int>(b.tokens.size())))
+        throw std::logic_error("KV pool ran out after the step reserved its blocks");
+      DecodeSequence s;
+      s.tokens = b.tokens.data() + b.cached;
+      s.start = b.cached;
+      s.count = static_cast<int>(b.tokens.size()) - b.cached;
+      s.selfBlocks = b.table.blocks().data();
+      s.crossBlocks = rp->cross.blocks.data();
+      s.sourceLength = rp->cross.sourceLength;
+      seqs.push_back(s);
+    }
+  }
+  out.batchSize = static_cast<int>(seqs.size());
+  if (seqs.empty()) return out;
+
+  // 3. One decoder pass over every live beam.
+  std::vector<float> logits;
+  model_->decode(seqs, pool_->layout(), logits);
+  for (Request* r : running)
+    for (auto& b : r->beams) b.cached = static_cast<int>(b.tokens.size());
+
+  // 4. Search update per request.
+  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
+  std::size_t row = 0;
+  std::vector<std::int64_t> done;
+  for (Request* r : running) {
+    const float* rl = logits.data() + row * V;
+    row += r->beams.size();
+    GenerateResult result;
+    const bool finished = r->req.options.beamSize == 1 ? advanceGreedy(*r, rl, out, result) : advanceBeams(*r, rl, result);
+    if (finished) {
+      out.finished.emplace_back(r->id, std::move(result));
+      done.push_back(r->id);
+    }
+  }
+  for (auto id : done) cancel(id);
+  return out;
+}
+
+bool EngineCore::advanceGreedy(Request& r, const float* logits, StepResult& out, GenerateResult& result) {
+  Beam& b = r.beams.at(0);
+  std::vector<float> scores(logits, logits + cfg_.vocabSize);
+  applyLogitsProcessors(scores, b.tokens, r.req.options, search_, r.req.forcedBosId, maxLength(r));
+  int best = 0;
+  for (int t = 1; t < cfg_.vocabSize; ++t)
+    if (scores[static_cast<std::size_t>(t)] > scores[static_cast<std::size_t>(best)]) best = t;
+  logSoftmax(scores);
+  r.greedyLogProb += scores[static_cast<std::size_t>(best)];
+  b.tokens.push_back(best);
+  out.progress.emplace_back(r.id, std::vector<int>{best});
+  const bool eos = best == cfg_.eosId;
+  if (eos || static_cast<int>(b.tokens.size()) >= maxLength(r)) {
+    result.ids = b.tokens;
+    result.score = r.greedyLogProb;
+    result.finishedByEos = eos;
+    return true;
+  }
+  return false;
+}
+
+bool EngineCore::advanceBeams(Request& r, const float* logits, GenerateResult& result) {
+  const DecodeOptions& o = r.req.options;
+  const int k = o.beamSize;
+  const int curLen = static_cast<int>(r.beams[0].tokens.size());
+  const int newLen = curLen + 1;
+  const int maxLen = maxLength(r);
+  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
+  std::vector<std::vector<float>> logProbs(r.beams.size());
+  std::vector<float> beamScores;
+  for (std::size_t i = 0; i < r.beams.size(); ++i) {
+    logProbs[i].assign(logits + i * V, logits + (i + 1) * V);
+    logSoftmax(logProbs[i]);
+    applyLogitsProcessors(logProbs[i], r.beams[i].tokens, o, search_, r.req.forcedBosId, maxLen);
+    beamScores.push_back(r.beams[i].score);
+  }
+  const std::vector<BeamCandidate> cands = topCandidates(logProbs, beamScores, 2 * k);
+  const bool full = o.earlyStopping && static_cast<int>(r.finished.size()) == k;
+  // Finished hypotheses: only EOS/max-length candidates among the top k can be accepted.
+  if (!full && r.improvable) {
+    for (int i = 0; i < static_cast<int>(cands.size()) && i < k; ++i) {
+      const BeamCandidate& c = cands[static_cast<std::size_t>(i)];
+      if (c.token != cfg_.eosId && newLen < maxLen) continue;
+      Hypothesis h;
+      h.tokens = r.beams[static_cast<std::size_t>(c.beam)].tokens;
+      h.tokens.push_back(c.token);
+      h.score = lengthNormalised(c.score, newLen - 1, o.lengthPenalty);
+      addHypothesis(r.finished, std::move(h), k);
+    }
+  }
+  // Next running beams: the best k candidates that did not stop; blocks are shared copy-on-write.
+  std::vector<Beam> next;
+  for (const BeamCandidate& c : cands) {
+    if (static_cast<int>(next.size()) == k) break;
+    if (c.token == cfg_.eosId || newLen >= maxLen) continue;
+    const Beam& src = r.beams[static_cast<std::size_t>(c.beam)];
+    Beam nb;
+    nb.tokens = src.tokens;
+    nb.tokens.push_back(c.token);
+    nb.score = c.score;
+    nb.table.forkFrom(*pool_, src.table);
+    nb.cached = src.cached;
+    next.push_back(std::move(nb));
+  }
+  for (auto& b : r.beams) b.table.releaseAll(*pool_);
+  r.beams = std::move(next);
+  // HF's early-stop heuristic: can the best running beam still beat the worst finished one?
+  if (r.improvable && static_cast<int>(r.finished.size()) == k && !r.beams.empty()) {
+    const float best = lengthNormalised(r.beams[0].score, newLen - 1, o.lengthPenalty);
+    r.improvable = best > r.finished.back().score;
+  }
+  const bool stop = !r.improvable || (o.earlyStopping && static_cast<int>(r.finished.size()) == k) ||
+                    newLen >= maxLen || r.beams.empty();
+  if (!stop) return false;
+  if (!r.finished.empty()) {
+    result.ids = r.finished[0].tokens;
+    result.score = r.finished[0].score;
+  } else {
+    result.ids = r.beams.at(0).tokens;
+    result.score = lengthNormalised(r.beams[0].score, newLen - 1, o.lengthPenalty);
+  }
+  result.finishedByEos = !result.ids.empty() && result.ids.back() == cfg_.eosId;
+  return true;
+}
+
+PoolSnapshot EngineCore::poolStats() const {
+  PoolSnapshot s{pool_->blockSize(), pool_->totalBlocks(), pool_->usedBlocks(), pool_->freeBlocks(), {}};
+  for (const auto& r : requests_) {
+    std::set<int> self;
+    for (const auto& b : r->beams) self.insert(b.table.blocks().begin(), b.table.blocks().end());
+    const char* st = r->state == State::Running ? "running" : r->state == State::Waiting ? "waiting" : "preempted";
+    s.requests.push_back(RequestUse{r->id, st, static_cast<int>(self.size()), static_cast<int>(r->cross.blocks.size())});
+  }
+  return s;
+}
+
+std::vector<std::string> EngineCore::check() const {
+  std::vector<std::string> errors;
+  std::vector<int> expected(static_cast<std::size_t>(pool_->totalBlocks()), 0);
+  std::map<int, std::int64_t> owner;
+  auto note = [&](int b, std::int64_t id, const char* what) {
+    if (b < 0 || b >= pool_->totalBlocks()) {
+      errors.push_back("request " + std::to_string(id) + " holds invalid " + what + " block " + std::to_string(b));
+      return;
+    }
+    ++expected[static_cast<std::size_t>(b)];
+    auto it = owner.find(b);
+    if (it == owner.end()) owner[b] = id;
+    else if (it->second != id)
+      errors.push_back("block " + std::to_string(b) + " is shared by requests " + std::to_string(it->second) + " and " +
+                       std::to_string(id));
+  };
+  for (const auto& r : requests_) {
+    std::set<int> cross(r->cross.blocks.begin(), r->cross.blocks.end());
+    for (int b : r->cross.blocks) note(b, r->id, "cross");
+    for (const auto& beam : r->beams) {
+      for (int b : beam.table.blocks()) {
+        note(b, r->id, "self");
+        if (cross.count(b)) errors.push_back("block " + std::to_string(b) + " is both cross and self of request " + std::to_string(r->id));
+      }
+      if (beam.cached > beam.table.size() * pool_->blockSize())
+        errors.push_back("request " + std::to_string(r->id) + " has cached tokens beyond its blocks");
+    }
+    if (r->state != State::Running && (!r->cross.blocks.empty()))
+      errors.push_back("request " + std::to_string(r->id) + " is not running but holds cross blocks");
+  }
+  for (int b = 0; b < pool_->totalBlocks(); ++b)
+    if (pool_->refcount(b) != expected[static_cast<std::size_t>(b)])
+      errors.push_back("block " + std::to_string(b) + " has refcount " + std::to_string(pool_->refcount(b)) +
+                       " but " + std::to_string(expected[static_cast<std::size_t>(b)]) + " holders");
+  pool_->checkFreeList(errors);
+  return errors;
+}
+
+void EngineCore::debugForward(const std::vector<int>& srcIds, std::vector<float>& encoderOut, std::vector<float>& logits) {
+  const int n = static_cast<int>(srcIds.size());
+  if (n == 0 || n > cfg_.maxPositions) throw std::invalid_argument("source length out of range");
+  for (int t : srcIds)
+    if (t < 0 || t >= cfg_.vocabSize) throw std::invalid_argument("source token id out of range");
+  CrossAttentionCache cross;
+  BlockTable self;
+  struct Guard {
+    BlockPool& pool;
+    CrossAttentionCache& c;
+    BlockTable& s;
+    ~Guard() {
+      c.releaseAll(pool);
+      s.releaseAll(pool);
+    }
+  } guard{*pool_, cross, self};
+  for (int i = 0; i < blocksFor(n); ++i) {
+    const int b = pool_->allocate();
+    if (b < 0) throw std::runtime_error("KV pool has no room for a debug forward");
+    cross.blocks.push_back(b);
+  }
+  cross.sourceLength = n;
+  model_->encode({EncodeItem{srcIds.data(), n, cross.blocks.data()}}, pool_->layout(), &encoderOut);
+  if (!self.prepareWrite(*pool_, 0, 1)) throw std::runtime_error("KV pool has no room for a debug forward");
+  const int start = cfg_.decoderStartId;
+  DecodeSequence s{&start, 0, 1, self.blocks().data(), cross.blocks.data(), n};
+  model_->decode({s}, pool_->layout(), logits);
+}
+
+}  // namespace glossa

@@ -1,0 +1,117 @@
+// The step engine: owns the backend, model and KV block pool; admits waiting requests under a token
+// budget, encodes them, advances every running sequence (all beams of all requests) by one token per
+// step, preempts the newest requests when the pool runs out and resumes them later by recomputation.
+// Not thread-safe by itself: the caller (the N-API binding) never runs two calls at once.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu_backend.h"
+#include "core/cpu_features.h"
+#include "decode/search.h"
+#include "kvcache/block_pool.h"
+#include "model/mbart.h"
+#include "model/weight_store.h"
+
+namespace glossa {
+
+struct EngineOptions {
+  int threads = 1;
+  int kvBlocks = 0;
+  int blockSize = 16;
+  std::string kernels;  // "" = best available
+};
+
+struct GenerateRequest {
+  std::vector<int> srcIds;
+  int forcedBosId = -1;
+  DecodeOptions options;
+};
+
+struct GenerateResult {
+  std::vector<int> ids;
+  float score = 0.f;
+  bool finishedByEos = false;
+};
+
+struct StepResult {
+  std::vector<std::pair<std::int64_t, std::vector<int>>> progress;
+  std::vector<std::pair<std::int64_t, GenerateResult>> finished;
+  std::vector<std::pair<std::int64_t, std::string>> failed;
+  std::vector<std::int64_t> encoded;
+  std::vector<std::int64_t> preempted;
+  int batchSize = 0;
+  int encodedTokens = 0;
+};
+
+struct RequestUse {
+  std::int64_t id;
+  const char* state;
+  int selfBlocks;
+  int crossBlocks;
+};
+
+struct PoolSnapshot {
+  int blockSize, totalBlocks, usedBlocks, freeBlocks;
+  std::vector<RequestUse> requests;
+};
+
+class EngineCore {
+ public:
+  EngineCore(const ModelConfig& cfg, const std::vector<TensorEntry>& tensors, const EngineOptions& opt);
+
+  const ModelConfig& config() const { return cfg_; }
+  const CpuFeatures& cpu() const { return cpu_; }
+  const Backend& backend() const { return *backend_; }
+  const char* precision() const { return model_->precision(); }
+
+  void add(std::int64_t id, GenerateRequest req);  // throws std::invalid_argument on bad input
+  bool cancel(std::int64_t id);
+  StepResult step(int encodeTokenBudget);
+  PoolSnapshot poolStats() const;
+  std::vector<std::string> check() const;  // KV bookkeeping problems (empty when consistent)
+  int pending() const { return static_cast<int>(requests_.size()); }
+
+  // Encoder output [T, d] and first decoder step logits (decoder input = decoder start) for one source.
+  void debugForward(const std::vector<int>& srcIds, std::vector<float>& encoderOut, std::vector<float>& logits);
+
+ private:
+  enum class State { Waiting, Running, Preempted };
+  struct Beam {
+    std::vector<int> tokens;
+    float score = 0.f;
+    BlockTable table;
+    int cached = 0;  // tokens whose K/V are in the table
+  };
+  struct Request {
+    std::int64_t id = 0;
+    GenerateRequest req;
+    State state = State::Waiting;
+    CrossAttentionCache cross;
+    std::vector<Beam> beams;
+    std::vector<Hypothesis> finished;
+    bool improvable = true;
+    float greedyLogProb = 0.f;
+  };
+
+  int maxLength(const Request& r) const { return 1 + r.req.options.maxNewTokens; }
+  int blocksFor(int tokens) const { return (tokens + pool_->blockSize() - 1) / pool_->blockSize(); }
+  int admissionBlocks(const Request& r) const;
+  void releaseBlocks(Request& r);
+  void preempt(Request& r);
+  // Returns true when the request finished; fills result.
+  bool advanceGreedy(Request& r, const float* logits, StepResult& out, GenerateResult& result);
+  bool advanceBeams(Request& r, const float* logits, GenerateResult& result);
+
+  ModelConfig cfg_;
+  SearchSettings search_;
+  CpuFeatures cpu_;
+  std::unique_ptr<CpuBackend> backend_;
+  std::unique_ptr<MBartModel> model_;
+  std::unique_ptr<BlockPool> pool_;
+  std::vector<std::unique_ptr<Request>> requests_;  // arrival order
+};
+
+}  // namespace glossa

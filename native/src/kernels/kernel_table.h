@@ -1,0 +1,38 @@
+// The one dispatch point for CPU kernels: a table of function pointers chosen at run time
+// from the CPU's features (AVX-512, AVX2+FMA or portable C++).
+//
+// Batch invariance: every kernel computes each output element with a fixed sequence of operations
+// that does not depend on how many rows are in the call or which row it is (GEMM accumulates over K
+// in order 0..K-1 with one accumulator per element, never splitting K). A sequence's result is thus
+// bit-identical whatever else is in the batch.
+#pragma once
+#include <cstddef>
+
+#include "core/cpu_features.h"
+
+namespace glossa {
+
+// Packed weight layout for GEMM: N output columns split into panels of kPanelWidth columns; panel p
+// holds K rows of kPanelWidth floats: packed[(p * K + k) * kPanelWidth + j] = W[p * kPanelWidth + j][k].
+constexpr int kPanelWidth = 16;
+
+struct KernelTable {
+  const char* name;
+  // y[m * ldy + n] = sum_k x[m * ldx + k] * W[n][k] (+ bias[n] when bias != nullptr)
+  // for m in [0, M) and panels [panelBegin, panelEnd) (columns >= N are not written).
+  void (*gemmPanels)(const float* x, int ldx, int M, int K, const float* packed, const float* bias, float* y,
+                     int ldy, int N, int panelBegin, int panelEnd);
+  // Dot product with a fixed reduction order.
+  float (*dot)(const float* a, const float* b, int n);
+  // y += a * x
+  void (*axpy)(float a, const float* x, float* y, int n);
+};
+
+const KernelTable& genericKernels();
+const KernelTable& avx2Kernels();
+const KernelTable& avx512Kernels();
+
+// The best table this CPU runs; `forced` ("generic", "avx2", "avx512") overrides when supported.
+const KernelTable& selectKernels(const CpuFeatures& cpu, const char* forced = nullptr);
+
+}  // namespace glossa

@@ -1,0 +1,116 @@
+#include "kvcache/block_pool.h"
+
+#include <stdexcept>
+
+namespace glossa {
+
+BlockPool::BlockPool(Backend& backend, int numBlocks, int blockSize, int layers, int d) : backend_(backend) {
+  if (numBlocks <= 0 || blockSize <= 0) throw std::runtime_error("KV pool needs at least one block of one slot");
+  layout_.blockSize = blockSize;
+  layout_.layers = layers;
+  layout_.d = d;
+  storage_ = backend.allocate(layout_.blockFloats() * static_cast<std::size_t>(numBlocks));
+  layout_.base = storage_->data();
+  refcounts_.assign(static_cast<std::size_t>(numBlocks), 0);
+  free_.reserve(static_cast<std::size_t>(numBlocks));
+  for (int b = numBlocks - 1; b >= 0; --b) free_.push_back(b);
+}
+
+void BlockPool::checkBlock(int block) const {
+  if (block < 0 || block >= totalBlocks()) throw std::runtime_error("KV block id out of range");
+}
+
+int BlockPool::allocate() {
+  if (free_.empty()) return -1;
+  const int b = free_.back();
+  free_.pop_back();
+  refcounts_[static_cast<std::size_t>(b)] = 1;
+  return b;
+}
+
+void BlockPool::retain(int block) {
+  checkBlock(block);
+  if (refcounts_[static_cast<std::size_t>(block)] <= 0) throw std::runtime_error("retain of a free KV block");
+  ++refcounts_[static_cast<std::size_t>(block)];
+}
+
+void BlockPool::release(int block) {
+  checkBlock(block);
+  int& rc = refcounts_[static_cast<std::size_t>(block)];
+  if (rc <= 0) throw std::runtime_error("release of a free KV block");
+  if (--rc == 0) free_.push_back(block);
+}
+
+int BlockPool::refcount(int block) const {
+  checkBlock(block);
+  return refcounts_[static_cast<std::size_t>(block)];
+}
+
+void BlockPool::copyBlock(int src, int dst) {
+  checkBlock(src);
+  checkBlock(dst);
+  backend_.copy(layout_.at(src, 0, 0, 0), layout_.at(dst, 0, 0, 0), layout_.blockFloats());
+}
+
+void BlockPool::checkFreeList(std::vector<std::string>& errors) const {
+  std::vector<int> seen(refcounts_.size(), 0);
+  for (int b : free_) {
+    if (b < 0 || b >= totalBlocks()) {
+      errors.push_back("free list holds invalid block " + std::to_string(b));
+      continue;
+    }
+    if (seen[static_cast<std::size_t>(b)]++) errors.push_back("block " + std::to_string(b) + " is twice in the free list");
+    if (refcounts_[static_cast<std::size_t>(b)] != 0)
+      errors.push_back("block " + std::to_string(b) + " is free but has refcount " +
+                       std::to_string(refcounts_[static_cast<std::size_t>(b)]));
+  }
+  for (std::size_t b = 0; b < refcounts_.size(); ++b)
+    if (refcounts_[b] == 0 && !seen[b]) errors.push_back("block " + std::to_string(b) + " is lost (refcount 0, not free)");
+}
+
+void BlockTable::forkFrom(BlockPool& pool, const BlockTable& other) {
+  releaseAll(pool);
+  blocks_ = other.blocks_;
+  for (int b : blocks_) pool.retain(b);
+}
+
+int BlockTable::blocksNeeded(const BlockPool& pool, int from, int to) const {
+  if (to <= from) return 0;
+  const int bs = pool.blockSize();
+  int need = 0;
+  for (int idx = from / bs; idx <= (to - 1) / bs; ++idx) {
+    if (idx >= size()) ++need;
+    else if (pool.refcount(blocks_[static_cast<std::size_t>(idx)]) > 1) ++need;
+  }
+  return need;
+}
+
+bool BlockTable::prepareWrite(BlockPool& pool, int from, int to) {
+  if (to <= from) return true;
+  const int bs = pool.blockSize();
+  for (int idx = from / bs; idx <= (to - 1) / bs; ++idx) {
+    if (idx > size()) throw std::runtime_error("block table has a hole");
+    if (idx == size()) {
+      const int b = pool.allocate();
+      if (b < 0) return false;
+      blocks_.push_back(b);
+    } else {
+      const int old = blocks_[static_cast<std::size_t>(idx)];
+      if (pool.refcount(old) > 1) {  // copy-on-write
+        const int b = pool.allocate();
+        if (b < 0) return false;
+        pool.copyBlock(old, b);
+        pool.release(old);
+        blocks_[static_cast<std::size_t>(idx)] = b;
+      }
+    }
+  }
+  return true;
+}
+
+void BlockTable::releaseAll(BlockPool& pool) {
+  for (int b : blocks_) pool.release(b);
+  blocks_.clear();
+}
+
+}  // namespace glossa

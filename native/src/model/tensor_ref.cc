@@ -1,0 +1,98 @@
+#include "model/tensor_ref.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace glossa {
+
+const char* dtypeName(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+  }
+  return "?";
+}
+
+std::size_t dtypeSize(DType t) { return t == DType::F32 ? 4 : 2; }
+
+bool parseDType(const std::string& s, DType* out) {
+  if (s == "F32") *out = DType::F32;
+  else if (s == "F16") *out = DType::F16;
+  else if (s == "BF16") *out = DType::BF16;
+  else return false;
+  return true;
+}
+
+std::int64_t TensorRef::elements() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::string TensorRef::describe() const { return file + ": tensor " + name; }
+
+namespace {
+
+float halfToFloat(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1fu;
+  std::uint32_t mant = h & 0x3ffu;
+  std::uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
+      mant &= 0x3ffu;
+      bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | (mant << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+}  // namespace
+
+void TensorRef::toFloat(std::size_t begin, std::size_t count, float* out) const {
+  const std::size_t es = dtypeSize(dtype);
+  if ((begin + count) * es > bytes) throw std::runtime_error(describe() + ": read past the tensor's data");
+  const std::uint8_t* p = data + begin * es;
+  switch (dtype) {
+    case DType::F32:
+      std::memcpy(out, p, count * 4);
+      break;
+    case DType::F16:
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = halfToFloat(h);
+      }
+      break;
+    case DType::BF16:
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
+        std::memcpy(out + i, &bits, 4);
+      }
+      break;
+  }
+}
+
+std::vector<float> TensorRef::toFloatVector() const {
+  std::vector<float> v(static_cast<std::size_t>(elements()));
+  toFloat(0, v.size(), v.data());
+  return v;
+}
+
+}  // namespace glossa

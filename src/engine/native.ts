@@ -1,0 +1,61 @@
+/** Typed access to the native addon (native/build/Release/glossa_native.node). */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { MBartConfig, TensorLocation } from "./loader.js";
+import type { DecodeOptions, PoolStats, StepOutput } from "./types.js";
+
+export interface NativeInfo {
+  kernels: string;
+  cpuFeatures: string[];
+  threads: number;
+  precision: string;
+}
+
+export interface NativeEngineOptions {
+  threads: number;
+  kvBlocks: number;
+  blockSize: number;
+  /** Forces a kernel set ("generic", "avx2", "avx512") when the CPU supports it. */
+  kernels?: string;
+}
+
+export interface NativeEngine {
+  info(): NativeInfo;
+  add(id: number, srcIds: Int32Array, forcedBosId: number, options: DecodeOptions): void;
+  step(encodeTokenBudget: number): Promise<StepOutput>;
+  cancel(id: number): boolean;
+  poolStats(): PoolStats;
+  check(): string[];
+  pending(): number;
+  debugForward(srcIds: Int32Array): { encoderOut: Float32Array; logits: Float32Array };
+}
+
+interface NativeModule {
+  loadEngine(config: MBartConfig, tensors: TensorLocation[], options: NativeEngineOptions): Promise<NativeEngine>;
+  version: string;
+}
+
+let cached: NativeModule | undefined;
+
+/** The repository root: the nearest ancestor of this file holding native/binding.gyp. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "native", "binding.gyp"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find native/binding.gyp above " + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+export function nativeAddon(): NativeModule {
+  if (cached) return cached;
+  const path = join(repoRoot(), "native", "build", "Release", "glossa_native.node");
+  if (!existsSync(path)) throw new Error(`native engine not built (${path}); run npm run build:native`);
+  const require = createRequire(import.meta.url);
+  cached = require(path) as NativeModule;
+  return cached;
+}

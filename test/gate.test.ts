@@ -106,12 +106,29 @@ describe("gate arithmetic", () => {
     assert.match(noRef.reason, /no reference run .* --engine ref --sets s --pairs fr-en/);
   });
 
-  it("compares only runs on the same line limit", () => {
+  it("compares runs on the same line limit, the whole set first", () => {
     const ref = runs(run(1, "de-en", 30, 60, "s", null));
     const eng = runs(run(2, "de-en", 30, 60, "s", 10));
     const g = decideGate(ENG, REF, eng, ref, DEFAULT);
     assert.equal(g.decision, "fail");
-    assert.equal(g.reasons.length, 2);
+    assert.equal(g.reasons.length, 1);
+    assert.equal(g.reasons[0]!.engineRunId, null);
+    assert.match(g.reasons[0]!.reason, /no runs with the same --limit on both sides: run glossa eval --engine int8 --sets s --pairs de-en$/);
+    // Limited and full runs on both sides: the full ones are compared.
+    const ref2 = runs(run(1, "de-en", 30, 60, "s", null), run(1, "de-en", 10, 20, "s", 10));
+    const eng2 = runs(run(2, "de-en", 29.5, 59.5, "s", null), run(2, "de-en", 5, 10, "s", 10));
+    const g2 = decideGate(ENG, REF, eng2, ref2, DEFAULT);
+    assert.equal(g2.decision, "pass");
+    assert.equal(g2.reasons[0]!.engineBleu, 29.5);
+    // A limited run on one side only is not required when a shared limit exists.
+    const ref3 = runs(run(1, "de-en", 30, 60, "s", null), run(1, "de-en", 10, 20, "s", 4));
+    const eng3 = runs(run(2, "de-en", 30, 60, "s", null));
+    assert.equal(decideGate(ENG, REF, eng3, ref3, DEFAULT).decision, "pass");
+    // Largest shared limit when the whole set is not shared.
+    const ref4 = runs(run(1, "de-en", 30, 60, "s", 100), run(1, "de-en", 10, 20, "s", 4));
+    const eng4 = runs(run(2, "de-en", 29, 59, "s", 100), run(2, "de-en", 10, 20, "s", 4), run(2, "de-en", 1, 1, "s", null));
+    const g4 = decideGate(ENG, REF, eng4, ref4, DEFAULT);
+    assert.equal(g4.reasons[0]!.engineBleu, 29);
   });
 
   it("scopes a per-language engine to the directions involving its language, and honours --sets/--pairs", () => {
@@ -203,12 +220,12 @@ describe("runner and gate over the registry (in-test translators)", () => {
       assert.ok(fail.recorded.reasons.every((r) => !r.passed && Math.abs(r.referenceBleu! - 100) < 1e-9));
       assert.equal(isReleased(reg.db, bad.id), false);
 
-      // With --limit the runs are a different comparison: the twin has none on 4 lines.
-      await runEvaluation(reg.db, { engine: ref, entries, corporaDir: corpus, limit: 4, translator: lookupTranslator(corpus, false) });
-      const partial = gateEngine(reg.db, twin, DEFAULT);
-      assert.equal(partial.decision, "fail");
-      assert.equal(partial.recorded.reasons.filter((r) => !r.passed).length, 3);
-      assert.equal(isReleased(reg.db, twin.id), false, "a failing gate revokes the active release");
+      // A failing gate revokes the active release.
+      const strict = gateEngine(reg.db, twin, parseTolerances({ default: { maxBleuDrop: -100, maxChrfDrop: 1 } }, "t"));
+      assert.equal(strict.decision, "fail");
+      assert.equal(strict.recorded.reasons.filter((r) => !r.passed).length, 3);
+      assert.deepEqual(strict.recorded.ended.map((r) => r.id), [pass.recorded.release!.id]);
+      assert.equal(isReleased(reg.db, twin.id), false);
     } finally {
       reg.close();
     }

@@ -7,6 +7,9 @@
  * code), import it below and add one row to COMMANDS.
  */
 import { scoreCommand } from "./commands/score.js";
+import { evalCommand } from "./commands/eval.js";
+import { gateCommand } from "./commands/gate.js";
+import { releasesCommand } from "./commands/releases.js";
 
 interface CommandEntry {
   /** Runs the command on the arguments after its name; resolves to the process exit code. */
@@ -17,6 +20,9 @@ interface CommandEntry {
 
 const COMMANDS: Record<string, CommandEntry> = {
   score: { run: scoreCommand, summary: "BLEU / chrF / chrF++ of a hypothesis file against reference files (sacreBLEU 2.6.0)" },
+  eval: { run: (argv) => evalCommand(argv), summary: "translate evaluation sets with an engine, score BLEU and chrF++, record the runs" },
+  gate: { run: (argv) => gateCommand(argv), summary: "compare an engine's runs with the reference engine's; release it or reject it" },
+  releases: { run: (argv) => releasesCommand(argv), summary: "list released engines (the reference baseline and gated releases)" },
 };
 
 function usage(): string {

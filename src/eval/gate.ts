@@ -3,11 +3,13 @@
  *
  * The unquantized reference engine is the baseline: it is never gated and is released by definition
  * (src/storage/releases.ts). For any other engine:
- * - the runs compared are the newest run per (set text, direction, line limit) of each engine;
- * - every (set, direction, limit) the reference has a run for is required, restricted to `--sets` /
- *   `--pairs` when given and, for an engine built for one language, to the directions involving it;
- * - a required run the engine lacks fails the gate; so does a run of the engine the reference lacks
- *   (no baseline to compare with), unless filtered out by `--sets` / `--pairs`;
+ * - the runs compared are the newest run per (set text, direction, line limit) of each engine; within a
+ *   (set text, direction) the two sides are compared on a line limit both have, the whole set first,
+ *   else the largest shared `--limit`;
+ * - every (set, direction) the reference has a run for is required, restricted to `--sets` / `--pairs`
+ *   when given and, for an engine built for one language, to the directions involving it;
+ * - a required (set, direction) without a comparable engine run fails the gate; so does an engine run
+ *   the reference has no comparable run for (no baseline), unless filtered out by `--sets` / `--pairs`;
  * - a compared run passes when engine BLEU >= reference BLEU - maxBleuDrop and
  *   engine chrF++ >= reference chrF++ - maxChrfDrop (tolerances from eval/gates.json);
  * - the gate passes when every row passes. A rejection names every failing pair.
@@ -117,6 +119,18 @@ const fmt = (x: number): string => x.toFixed(2);
 const signed = (x: number): string => (x >= 0 ? `+${fmt(x)}` : fmt(x));
 const limitText = (r: RunWithSet): string => (r.run.lineLimit === null ? "" : ` --limit ${r.run.lineLimit}`);
 
+/**
+ * The engine and reference runs to compare within one (set text, direction): those on the same line
+ * limit, preferring the whole set, then the largest limit. Either side is undefined when no limit is shared.
+ */
+function comparablePair(engineRuns: RunWithSet[], referenceRuns: RunWithSet[]): [RunWithSet | undefined, RunWithSet | undefined] {
+  const size = (r: RunWithSet): number => r.run.lineLimit ?? Number.POSITIVE_INFINITY;
+  const byLimit = new Map(referenceRuns.map((r) => [size(r), r]));
+  const common = engineRuns.filter((e) => byLimit.has(size(e))).sort((a, b) => size(b) - size(a));
+  const best = common[0];
+  return best ? [best, byLimit.get(size(best))] : [undefined, undefined];
+}
+
 function inScope(r: RunWithSet, engine: EngineRow, scope: GateScope): boolean {
   if (scope.sets && !scope.sets.includes(r.set.name)) return false;
   if (scope.pairs && !scope.pairs.includes(r.run.pair)) return false;
@@ -137,25 +151,33 @@ export function decideGate(
   scope: GateScope = {},
 ): GateOutcome {
   if (engine.isReference) throw new GateError(`engine ${engine.name} is the reference engine: the baseline, released by definition`);
-  const keys = new Set<string>();
-  for (const [k, r] of referenceRuns) if (inScope(r, engine, scope)) keys.add(k);
-  for (const [k, r] of engineRuns) if (inScope(r, engine, scope)) keys.add(k);
-  if (![...referenceRuns.values()].some((r) => inScope(r, engine, scope))) {
+  const engineInScope = [...engineRuns.values()].filter((r) => inScope(r, engine, scope));
+  const referenceInScope = [...referenceRuns.values()].filter((r) => inScope(r, engine, scope));
+  if (referenceInScope.length === 0) {
     throw new GateError(`the reference engine ${reference.name} has no evaluation runs in scope: run glossa eval --engine ${reference.name} first`);
   }
-  if (![...engineRuns.values()].some((r) => inScope(r, engine, scope))) {
+  if (engineInScope.length === 0) {
     throw new GateError(`engine ${engine.name} has no evaluation runs in scope: run glossa eval --engine ${engine.name} first`);
   }
-  const sorted = [...keys].sort((a, b) => {
-    const ra = (referenceRuns.get(a) ?? engineRuns.get(a))!;
-    const rb = (referenceRuns.get(b) ?? engineRuns.get(b))!;
-    return ra.run.pair.localeCompare(rb.run.pair) || ra.set.name.localeCompare(rb.set.name) || a.localeCompare(b);
+  // Group by (set text, direction); within a group the runs differ by line limit.
+  const groups = new Map<string, { engine: RunWithSet[]; reference: RunWithSet[] }>();
+  const groupOf = (r: RunWithSet) => {
+    const k = `${r.set.id}|${r.run.pair}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { engine: [], reference: [] }));
+    return g;
+  };
+  for (const r of engineInScope) groupOf(r).engine.push(r);
+  for (const r of referenceInScope) groupOf(r).reference.push(r);
+  const ordered = [...groups.values()].sort((a, b) => {
+    const ra = (a.reference[0] ?? a.engine[0])!;
+    const rb = (b.reference[0] ?? b.engine[0])!;
+    return ra.run.pair.localeCompare(rb.run.pair) || ra.set.name.localeCompare(rb.set.name) || ra.set.id - rb.set.id;
   });
   const reasons: NewGateReason[] = [];
-  for (const k of sorted) {
-    const e = engineRuns.get(k);
-    const r = referenceRuns.get(k);
-    const any = (e ?? r)!;
+  for (const g of ordered) {
+    const [e, r] = comparablePair(g.engine, g.reference);
+    const any = (e ?? r ?? g.engine[0] ?? g.reference[0])!;
     const base = {
       pair: any.run.pair,
       setName: any.set.name,
@@ -167,12 +189,11 @@ export function decideGate(
       engineChrf: e?.run.chrf ?? null,
       referenceChrf: r?.run.chrf ?? null,
     };
-    if (!e) {
-      reasons.push({ ...base, passed: false, reason: `no run of ${engine.name}: run glossa eval --engine ${engine.name} --sets ${any.set.name} --pairs ${any.run.pair}${limitText(any)}` });
-      continue;
-    }
-    if (!r) {
-      reasons.push({ ...base, passed: false, reason: `no reference run to compare with: run glossa eval --engine ${reference.name} --sets ${any.set.name} --pairs ${any.run.pair}${limitText(any)}` });
+    if (!e || !r) {
+      const need = g.reference[0] ?? g.engine[0]!;
+      const who = g.engine.length === 0 || (g.reference.length > 0 && !e) ? engine.name : reference.name;
+      const what = g.engine.length === 0 ? `no run of ${engine.name}` : g.reference.length === 0 ? "no reference run to compare with" : "no runs with the same --limit on both sides";
+      reasons.push({ ...base, passed: false, reason: `${what}: run glossa eval --engine ${who} --sets ${need.set.name} --pairs ${need.run.pair}${limitText(need)}` });
       continue;
     }
     const tol = toleranceFor(tolerances, any.run.pair);

@@ -70,8 +70,9 @@ export function setHash(lang: string, members: readonly HashableMember[]): strin
 export function bucketTable(
   edges: BucketEdges,
   counts: Readonly<Record<Bucket, number>>,
+  minUnits = 1,
 ): { name: Bucket; minUnits: number; maxUnits: number | null; count: number }[] {
-  const lows = [1, edges[0] + 1, edges[1] + 1, edges[2] + 1];
+  const lows = [minUnits, edges[0] + 1, edges[1] + 1, edges[2] + 1];
   const highs = [edges[0], edges[1], edges[2], null];
   return BUCKETS.map((name, i) => ({ name, minUnits: lows[i]!, maxUnits: highs[i]!, count: counts[name] }));
 }

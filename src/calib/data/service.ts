@@ -1,0 +1,440 @@
+/**
+ * Calibration-data operations behind `glossa calib-data` and the admin routes: import a language's
+ * candidate pool, draw a set, list sets, per-set statistics, exclude members, re-read a set's text.
+ */
+import { relative } from "node:path";
+import { LANGUAGES } from "../../languages.js";
+import type { RegistryDb } from "../../storage/db.js";
+import type { CalibExclusionRow, CalibSetRow } from "../../storage/schema/calibration.js";
+import { requireLanguage } from "./corpus.js";
+import { CalibDataError, CalibInputError, CalibNotFoundError } from "./errors.js";
+import { buildEvalIndex, type EvalIndex } from "./eval-index.js";
+import { bucketTable, manifestPath, MANIFEST_FORMAT, readManifest, setHash, writeManifest, type CalibManifest } from "./manifest.js";
+import { buildPool, type PoolOptions, type PoolSourceSummary, type RejectReason } from "./pool.js";
+import { BUCKETS, lineId, sampleStratified, type Bucket, type BucketEdges, type Exclusions, type Member } from "./sample.js";
+import {
+  applyMembershipChange,
+  candidatesOf,
+  exclusionsOfLang,
+  exclusionsOfSet,
+  insertSet,
+  membersOf,
+  poolOf,
+  replacePool,
+  setByName,
+  setsAll,
+} from "./store.js";
+import { normalizeForMatch, sha256Hex, type LengthUnit } from "./text.js";
+import { readSetText, type CalibSentence } from "./verify.js";
+
+export const DEFAULT_SET_SIZE = 512;
+export const DEFAULT_SEED = "glossa-calib-1";
+
+export interface CalibDataContext {
+  readonly db: RegistryDb;
+  /** Corpora root (train/ and the evaluation folders). */
+  readonly corpora: string;
+  /** Repository root: manifest paths are stored relative to it. */
+  readonly repoRoot: string;
+  /** Where manifests are written (calib-data/). */
+  readonly manifestDir: string;
+  /** Evaluation manifests folder (eval/); its files are added to the evaluation index. */
+  readonly evalDir?: string;
+  /** Progress lines (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+  /** Built on first use and reused: the evaluation index is the expensive part of an import. */
+  evalIndex?: EvalIndex;
+}
+
+export function evalIndexOf(ctx: CalibDataContext): EvalIndex {
+  if (ctx.evalIndex === undefined) {
+    ctx.log?.(`building the evaluation-sentence index from ${ctx.corpora}${ctx.evalDir ? ` and ${ctx.evalDir}` : ""} ...`);
+    ctx.evalIndex = buildEvalIndex({
+      corpora: ctx.corpora,
+      ...(ctx.evalDir !== undefined ? { evalDir: ctx.evalDir } : {}),
+      repoRoot: ctx.repoRoot,
+    });
+    ctx.log?.(`evaluation index: ${ctx.evalIndex.hashes.size} distinct sentences from ${ctx.evalIndex.files.length} files`);
+  }
+  return ctx.evalIndex;
+}
+
+// ---------------------------------------------------------------------------------------------- import
+
+export interface PoolSummary {
+  readonly lang: string;
+  readonly unit: string;
+  readonly candidates: number;
+  readonly rejected: Readonly<Record<RejectReason, number>>;
+  readonly sources: readonly PoolSourceSummary[];
+  readonly evalFingerprint: string;
+  readonly evalFiles: number;
+  readonly evalSentences: number;
+  readonly importedAt: string;
+}
+
+/** Builds (or rebuilds) a language's candidate pool from the corpora and stores it. */
+export function importPool(ctx: CalibDataContext, lang: string, options: PoolOptions = {}): PoolSummary {
+  const language = requireLanguage(lang);
+  const index = evalIndexOf(ctx);
+  ctx.log?.(`importing ${language.iso} candidates from ${ctx.corpora}/train ...`);
+  const pool = buildPool(ctx.corpora, language.iso, index, options);
+  const row = replacePool(ctx.db, pool, { fingerprint: index.fingerprint, files: index.files.length, sentences: index.hashes.size });
+  ctx.log?.(`${language.iso}: ${pool.candidates.length} candidates kept`);
+  return {
+    lang: row.lang,
+    unit: row.unit,
+    candidates: row.candidates,
+    rejected: pool.rejected,
+    sources: pool.sources,
+    evalFingerprint: row.evalFingerprint,
+    evalFiles: row.evalFiles,
+    evalSentences: row.evalSentences,
+    importedAt: row.importedAt,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- sample
+
+export interface SampleRequest {
+  readonly lang: string;
+  readonly size?: number;
+  readonly seed?: string;
+  readonly name?: string;
+  /** Replace an existing set of the same name (default: refuse). */
+  readonly replace?: boolean;
+}
+
+export interface SetSummary {
+  readonly name: string;
+  readonly lang: string;
+  readonly size: number;
+  readonly requestedSize: number;
+  readonly seed: string;
+  readonly setHash: string;
+  readonly unit: string;
+  readonly buckets: readonly { name: Bucket; minUnits: number; maxUnits: number | null; count: number }[];
+  readonly manifestPath: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+const SET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function checkSetName(name: string): string {
+  if (!SET_NAME_RE.test(name) || name.endsWith(".json")) {
+    throw new CalibInputError(`bad set name "${name}": 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit`);
+  }
+  return name;
+}
+
+function exclusionsFrom(rows: readonly CalibExclusionRow[]): Exclusions {
+  return {
+    hashes: new Set(rows.flatMap((r) => [r.sha256, r.normHash])),
+    lines: new Set(rows.map((r) => lineId(r.file, r.line))),
+  };
+}
+
+/**
+ * Re-reads members from the corpora (sha256-verified) and re-checks both sides against the evaluation
+ * index: a stale pool or a changed evaluation folder can never slip an evaluation sentence into a set.
+ */
+function verifyAgainstCorpora(ctx: CalibDataContext, members: readonly Member[]): void {
+  const index = evalIndexOf(ctx);
+  const texts = readSetText(ctx.corpora, members);
+  for (const t of texts) {
+    for (const s of [t.text, t.target?.text]) {
+      if (s === undefined) continue;
+      const n = normalizeForMatch(s);
+      if (n !== "" && index.hashes.has(sha256Hex(n))) {
+        throw new CalibDataError(`${t.file}:${t.line} matches an evaluation sentence: the pool is stale, re-import ${ctx.corpora}`);
+      }
+    }
+  }
+}
+
+/** Draws a set from the language's pool (importing it first when missing or built against other eval data). */
+export function sampleSet(ctx: CalibDataContext, req: SampleRequest): SetSummary {
+  const language = requireLanguage(req.lang);
+  const size = req.size ?? DEFAULT_SET_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > 100_000) throw new CalibInputError(`--size must be an integer in 1..100000, got ${size}`);
+  const seed = req.seed ?? DEFAULT_SEED;
+  if (seed === "") throw new CalibInputError("--seed must not be empty");
+  const name = checkSetName(req.name ?? language.iso);
+  const existing = setByName(ctx.db, name);
+  if (existing && !req.replace) {
+    throw new CalibInputError(`calibration set "${name}" exists (${existing.lang}, ${existing.size} members): pass --replace or another --name`);
+  }
+  const index = evalIndexOf(ctx);
+  let pool = poolOf(ctx.db, language.iso);
+  if (pool === undefined || pool.evalFingerprint !== index.fingerprint) {
+    ctx.log?.(pool === undefined ? `no ${language.iso} pool yet: importing` : `${language.iso} pool was built against other evaluation data: re-importing`);
+    importPool(ctx, language.iso);
+    pool = poolOf(ctx.db, language.iso)!;
+  }
+  const candidates = candidatesOf(ctx.db, pool.id);
+  const exclusions = exclusionsFrom(exclusionsOfLang(ctx.db, language.iso));
+  const drawn = sampleStratified(candidates, { size, seed, exclusions });
+  verifyAgainstCorpora(ctx, drawn.members);
+  const hash = setHash(language.iso, drawn.members);
+  const mPath = manifestPath(ctx.manifestDir, name);
+  const row = insertSet(
+    ctx.db,
+    {
+      name,
+      lang: language.iso,
+      seed,
+      requestedSize: size,
+      setHash: hash,
+      unit: pool.unit,
+      bucketEdges: drawn.edges,
+      options: JSON.parse(pool.options) as unknown,
+      evalFingerprint: pool.evalFingerprint,
+      manifestPath: relative(ctx.repoRoot, mPath).split("\\").join("/"),
+      members: drawn.members,
+    },
+    req.replace === true,
+  );
+  writeManifestOf(ctx, row);
+  ctx.log?.(`${name}: ${drawn.members.length} members, set hash ${hash.slice(0, 16)}..., manifest ${mPath}`);
+  return summaryOf(ctx, row);
+}
+
+// ---------------------------------------------------------------------------------------------- list / stats
+
+function countsByBucket(members: readonly Member[]): Record<Bucket, number> {
+  const c: Record<Bucket, number> = { short: 0, medium: 0, long: 0, very_long: 0 };
+  for (const m of members) c[m.bucket]++;
+  return c;
+}
+
+function edgesOf(row: CalibSetRow): BucketEdges {
+  const e = JSON.parse(row.bucketEdges) as unknown;
+  if (!Array.isArray(e) || e.length !== 3 || !e.every((x) => Number.isInteger(x))) {
+    throw new CalibDataError(`set ${row.name}: malformed bucket_edges ${row.bucketEdges}`);
+  }
+  return [e[0], e[1], e[2]] as BucketEdges;
+}
+
+function minUnitsOf(row: CalibSetRow): number {
+  const o = JSON.parse(row.options) as { minUnits?: unknown };
+  return typeof o.minUnits === "number" ? o.minUnits : 1;
+}
+
+function summaryOf(ctx: CalibDataContext, row: CalibSetRow, members: readonly Member[] = membersOf(ctx.db, row.id)): SetSummary {
+  return {
+    name: row.name,
+    lang: row.lang,
+    size: row.size,
+    requestedSize: row.requestedSize,
+    seed: row.seed,
+    setHash: row.setHash,
+    unit: row.unit,
+    buckets: bucketTable(edgesOf(row), countsByBucket(members), minUnitsOf(row)),
+    manifestPath: row.manifestPath,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export function listSets(ctx: CalibDataContext): SetSummary[] {
+  return setsAll(ctx.db).map((r) => summaryOf(ctx, r));
+}
+
+export function requireSet(ctx: CalibDataContext, name: string): CalibSetRow {
+  const row = setByName(ctx.db, name);
+  if (row === undefined) throw new CalibNotFoundError(`no calibration set named "${name}" (see: glossa calib-data list)`);
+  return row;
+}
+
+export interface SetStats extends SetSummary {
+  readonly lengths: { readonly min: number; readonly median: number; readonly mean: number; readonly max: number };
+  readonly script: { readonly name: string; readonly meanShare: number; readonly minShare: number; readonly fullyInScript: number };
+  readonly sources: readonly { file: string; members: number; withTarget: number; buckets: Record<Bucket, number> }[];
+  readonly targets: Readonly<Record<string, number>>;
+  readonly withoutTarget: number;
+  readonly exclusions: readonly { file: string; line: number; sha256: string; reason: string; at: string }[];
+}
+
+export function setStats(ctx: CalibDataContext, name: string): SetStats {
+  const row = requireSet(ctx, name);
+  const members = membersOf(ctx.db, row.id);
+  const units = members.map((m) => m.units).sort((a, b) => a - b);
+  const shares = members.map((m) => m.scriptShare);
+  const bySource = new Map<string, { file: string; members: number; withTarget: number; buckets: Record<Bucket, number> }>();
+  const targets: Record<string, number> = {};
+  let withoutTarget = 0;
+  for (const m of members) {
+    let s = bySource.get(m.file);
+    if (!s) bySource.set(m.file, (s = { file: m.file, members: 0, withTarget: 0, buckets: { short: 0, medium: 0, long: 0, very_long: 0 } }));
+    s.members++;
+    s.buckets[m.bucket]++;
+    if (m.target) {
+      s.withTarget++;
+      targets[m.target.lang] = (targets[m.target.lang] ?? 0) + 1;
+    } else withoutTarget++;
+  }
+  const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+  return {
+    ...summaryOf(ctx, row, members),
+    lengths: {
+      min: units[0] ?? 0,
+      median: units.length ? units[Math.floor((units.length - 1) / 2)]! : 0,
+      mean: units.length ? round(units.reduce((a, b) => a + b, 0) / units.length) : 0,
+      max: units[units.length - 1] ?? 0,
+    },
+    script: {
+      name: requireLanguage(row.lang).script,
+      meanShare: shares.length ? round(shares.reduce((a, b) => a + b, 0) / shares.length) : 0,
+      minShare: shares.length ? round(Math.min(...shares)) : 0,
+      fullyInScript: shares.filter((s) => s === 1).length,
+    },
+    sources: [...bySource.values()].sort((a, b) => (a.file < b.file ? -1 : 1)),
+    targets,
+    withoutTarget,
+    exclusions: exclusionsOfSet(ctx.db, row.id).map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, reason: e.reason, at: e.excludedAt })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- exclude
+
+export interface ExcludeRequest {
+  /** Each a sentence sha256 (64 hex: the line's or its normalised form's) or a line id "file:line". */
+  readonly ids: readonly string[];
+  readonly reason: string;
+  /** Draw replacements from the same length buckets so the set keeps its size. */
+  readonly refill?: boolean;
+}
+
+export interface ExcludeResult {
+  readonly set: SetSummary;
+  readonly removed: readonly { file: string; line: number; sha256: string; bucket: Bucket }[];
+  readonly added: readonly { file: string; line: number; sha256: string; bucket: Bucket }[];
+  /** Ids that matched no member. */
+  readonly notFound: readonly string[];
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+const LINE_ID_RE = /^(.+):([1-9][0-9]*)$/;
+
+export function excludeMembers(ctx: CalibDataContext, name: string, req: ExcludeRequest): ExcludeResult {
+  const reason = req.reason.trim();
+  if (reason === "") throw new CalibInputError("an exclusion needs a --reason");
+  if (req.ids.length === 0) throw new CalibInputError("nothing to exclude: give sentence hashes or file:line ids");
+  const row = requireSet(ctx, name);
+  const members = membersOf(ctx.db, row.id);
+  const removed = new Map<string, Member>();
+  const notFound: string[] = [];
+  for (const raw of req.ids) {
+    const id = raw.trim();
+    let hits: Member[];
+    if (HASH_RE.test(id.toLowerCase())) {
+      const h = id.toLowerCase();
+      hits = members.filter((m) => m.sha256 === h || m.normHash === h);
+    } else {
+      const mm = LINE_ID_RE.exec(id);
+      if (!mm) throw new CalibInputError(`"${id}" is neither a sha256 (64 hex digits) nor a line id file:line`);
+      hits = members.filter((m) => m.file === mm[1] && m.line === Number(mm[2]));
+    }
+    if (hits.length === 0) notFound.push(id);
+    for (const m of hits) removed.set(lineId(m.file, m.line), m);
+  }
+  if (removed.size === 0) throw new CalibNotFoundError(`none of ${req.ids.join(", ")} is a member of ${name}`);
+  const removedList = [...removed.values()];
+  let added: Member[] = [];
+  if (req.refill) {
+    const pool = poolOf(ctx.db, row.lang);
+    if (pool === undefined) throw new CalibDataError(`no ${row.lang} pool to refill from: run glossa calib-data import --lang ${row.lang}`);
+    const quota: Record<Bucket, number> = { short: 0, medium: 0, long: 0, very_long: 0 };
+    for (const m of removedList) quota[m.bucket]++;
+    const prior = exclusionsOfLang(ctx.db, row.lang);
+    const exclusions: Exclusions = {
+      hashes: new Set([...prior.flatMap((r) => [r.sha256, r.normHash]), ...removedList.flatMap((m) => [m.sha256, m.normHash])]),
+      lines: new Set([...prior.map((r) => lineId(r.file, r.line)), ...removedList.map((m) => lineId(m.file, m.line))]),
+    };
+    const taken = new Set(members.map((m) => lineId(m.file, m.line)));
+    // A replacement must not duplicate a sentence already in the set.
+    const inSet = new Set(members.map((m) => m.normHash));
+    const candidates = candidatesOf(ctx.db, pool.id).filter((c) => !inSet.has(c.normHash));
+    added = [...sampleStratified(candidates, { size: removedList.length, seed: row.seed, exclusions, edges: edgesOf(row), taken, quota }).members];
+    verifyAgainstCorpora(ctx, added);
+  }
+  const gone = new Set(removed.keys());
+  const next = [...members.filter((m) => !gone.has(lineId(m.file, m.line))), ...added];
+  const updated = applyMembershipChange(ctx.db, {
+    set: row,
+    removed: removedList,
+    added,
+    reason,
+    newSetHash: setHash(row.lang, next),
+    newSize: next.length,
+  });
+  writeManifestOf(ctx, updated);
+  const brief = (m: Member) => ({ file: m.file, line: m.line, sha256: m.sha256, bucket: m.bucket });
+  return { set: summaryOf(ctx, updated), removed: removedList.map(brief), added: added.map(brief), notFound };
+}
+
+// ---------------------------------------------------------------------------------------------- manifests, text
+
+/** The manifest of a stored set, as written to calib-data/<name>.json. */
+export function manifestOf(ctx: CalibDataContext, row: CalibSetRow): CalibManifest {
+  const members = membersOf(ctx.db, row.id);
+  const options = JSON.parse(row.options) as CalibManifest["selection"];
+  const sources = new Map<string, { file: string; targetFile?: string; members: number }>();
+  for (const m of members) {
+    let s = sources.get(m.file);
+    if (!s) sources.set(m.file, (s = { file: m.file, ...(m.target ? { targetFile: m.target.file } : {}), members: 0 }));
+    s.members++;
+  }
+  return {
+    format: MANIFEST_FORMAT,
+    name: row.name,
+    lang: row.lang,
+    mbart: requireLanguage(row.lang).mbart,
+    setHash: row.setHash,
+    seed: row.seed,
+    requestedSize: row.requestedSize,
+    size: members.length,
+    unit: row.unit as LengthUnit,
+    buckets: bucketTable(edgesOf(row), countsByBucket(members), minUnitsOf(row)),
+    selection: {
+      minScriptShare: options.minScriptShare,
+      minUnits: options.minUnits,
+      maxUnits: options.maxUnits,
+      minSegmentChars: options.minSegmentChars,
+    },
+    evalIndexFingerprint: row.evalFingerprint,
+    sources: [...sources.values()].sort((a, b) => (a.file < b.file ? -1 : 1)),
+    exclusions: exclusionsOfSet(ctx.db, row.id).map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, reason: e.reason, at: e.excludedAt })),
+    members: members.map((m) => ({
+      file: m.file,
+      line: m.line,
+      sha256: m.sha256,
+      bucket: m.bucket,
+      units: m.units,
+      ...(m.target ? { target: m.target } : {}),
+    })),
+  };
+}
+
+function writeManifestOf(ctx: CalibDataContext, row: CalibSetRow): string {
+  return writeManifest(ctx.manifestDir, manifestOf(ctx, row));
+}
+
+/** A stored set's sentences (and aligned references), every line sha256-verified against the corpora. */
+export function readStoredSetText(ctx: CalibDataContext, name: string): CalibSentence[] {
+  const row = requireSet(ctx, name);
+  return readSetText(ctx.corpora, membersOf(ctx.db, row.id));
+}
+
+/** A manifest's sentences without the database: what the statistics pass reads. */
+export function readManifestText(corpora: string, manifestFile: string): { manifest: CalibManifest; sentences: CalibSentence[] } {
+  const manifest = readManifest(manifestFile);
+  return { manifest, sentences: readSetText(corpora, manifest.members) };
+}
+
+export function servedLanguages(): string[] {
+  return LANGUAGES.map((l) => l.iso);
+}
+
+export { BUCKETS };

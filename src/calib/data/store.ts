@@ -1,0 +1,271 @@
+/**
+ * Calibration tables (src/storage/schema/calibration.ts) read and written: pools, sets, members,
+ * exclusions. Each function is one query or one transaction; the curation logic lives in service.ts.
+ */
+import type Database from "better-sqlite3";
+import { and, asc, eq } from "drizzle-orm";
+import { inTransaction, type DbOrTx, type RegistryDb } from "../../storage/db.js";
+import {
+  calibCandidates,
+  calibExclusions,
+  calibPools,
+  calibSetMembers,
+  calibSets,
+  type CalibCandidateRow,
+  type CalibExclusionRow,
+  type CalibPoolRow,
+  type CalibSetMemberRow,
+  type CalibSetRow,
+} from "../../storage/schema/calibration.js";
+import type { Candidate, Pool } from "./pool.js";
+import type { Bucket, Member } from "./sample.js";
+
+/** Rows per multi-row INSERT: 12 columns each, well under SQLite's bound-parameter limit. */
+const INSERT_CHUNK = 1000;
+
+function targetColumns(c: Candidate): {
+  targetLang: string | null;
+  targetFile: string | null;
+  targetLine: number | null;
+  targetSha256: string | null;
+} {
+  return {
+    targetLang: c.target?.lang ?? null,
+    targetFile: c.target?.file ?? null,
+    targetLine: c.target?.line ?? null,
+    targetSha256: c.target?.sha256 ?? null,
+  };
+}
+
+function rowTarget(r: CalibCandidateRow | CalibSetMemberRow): Candidate["target"] {
+  if (r.targetFile === null || r.targetLang === null || r.targetLine === null || r.targetSha256 === null) return undefined;
+  return { lang: r.targetLang, file: r.targetFile, line: r.targetLine, sha256: r.targetSha256 };
+}
+
+export function candidateFromRow(r: CalibCandidateRow): Candidate {
+  const target = rowTarget(r);
+  return {
+    file: r.file,
+    line: r.line,
+    sha256: r.sha256,
+    normHash: r.normHash,
+    units: r.units,
+    scriptShare: r.scriptShare,
+    ...(target ? { target } : {}),
+  };
+}
+
+export function memberFromRow(r: CalibSetMemberRow): Member {
+  return { ...candidateFromRow({ ...r, poolId: 0 }), bucket: r.bucket as Bucket };
+}
+
+export interface EvalIndexInfo {
+  readonly fingerprint: string;
+  readonly files: number;
+  readonly sentences: number;
+}
+
+/** Replaces `pool.lang`'s pool (row and candidates) in one transaction. */
+export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo): CalibPoolRow {
+  return inTransaction(db, (tx) => {
+    tx.delete(calibPools).where(eq(calibPools.lang, pool.lang)).run();
+    const row = tx
+      .insert(calibPools)
+      .values({
+        lang: pool.lang,
+        unit: pool.unit,
+        candidates: pool.candidates.length,
+        options: JSON.stringify(pool.options),
+        rejected: JSON.stringify(pool.rejected),
+        sources: JSON.stringify(pool.sources),
+        evalFingerprint: evalInfo.fingerprint,
+        evalFiles: evalInfo.files,
+        evalSentences: evalInfo.sentences,
+        importedAt: new Date().toISOString(),
+      })
+      .returning()
+      .get();
+    insertCandidates(db, tx, row.id, pool.candidates);
+    return row;
+  });
+}
+
+/**
+ * Pools run to hundreds of thousands of rows (English): one prepared statement on drizzle's own
+ * better-sqlite3 connection (so inside the open transaction) is an order of magnitude faster than
+ * built multi-row inserts; those remain the fallback when the handle exposes no client.
+ */
+function insertCandidates(db: RegistryDb, tx: DbOrTx, poolId: number, candidates: readonly Candidate[]): void {
+  const client = (db as RegistryDb & { $client?: Database.Database }).$client;
+  if (client !== undefined && typeof client.prepare === "function") {
+    const insert = client.prepare(
+      `INSERT INTO calib_candidates (pool_id, file, line, sha256, norm_hash, units, script_share,
+         target_lang, target_file, target_line, target_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const c of candidates) {
+      const t = targetColumns(c);
+      insert.run(poolId, c.file, c.line, c.sha256, c.normHash, c.units, c.scriptShare, t.targetLang, t.targetFile, t.targetLine, t.targetSha256);
+    }
+    return;
+  }
+  for (let i = 0; i < candidates.length; i += INSERT_CHUNK) {
+    const chunk = candidates.slice(i, i + INSERT_CHUNK).map((c) => ({
+      poolId,
+      file: c.file,
+      line: c.line,
+      sha256: c.sha256,
+      normHash: c.normHash,
+      units: c.units,
+      scriptShare: c.scriptShare,
+      ...targetColumns(c),
+    }));
+    tx.insert(calibCandidates).values(chunk).run();
+  }
+}
+
+export function poolOf(db: DbOrTx, lang: string): CalibPoolRow | undefined {
+  return db.select().from(calibPools).where(eq(calibPools.lang, lang)).get();
+}
+
+export function poolsAll(db: DbOrTx): CalibPoolRow[] {
+  return db.select().from(calibPools).orderBy(asc(calibPools.lang)).all();
+}
+
+export function candidatesOf(db: DbOrTx, poolId: number): Candidate[] {
+  return db
+    .select()
+    .from(calibCandidates)
+    .where(eq(calibCandidates.poolId, poolId))
+    .orderBy(asc(calibCandidates.id))
+    .all()
+    .map(candidateFromRow);
+}
+
+export interface NewSet {
+  readonly name: string;
+  readonly lang: string;
+  readonly seed: string;
+  readonly requestedSize: number;
+  readonly setHash: string;
+  readonly unit: string;
+  readonly bucketEdges: readonly number[];
+  readonly options: unknown;
+  readonly evalFingerprint: string;
+  readonly manifestPath: string;
+  readonly members: readonly Member[];
+}
+
+function memberRows(setId: number, members: readonly Member[]) {
+  return members.map((m) => ({
+    setId,
+    file: m.file,
+    line: m.line,
+    sha256: m.sha256,
+    normHash: m.normHash,
+    bucket: m.bucket,
+    units: m.units,
+    scriptShare: m.scriptShare,
+    ...targetColumns(m),
+  }));
+}
+
+function insertMembers(tx: DbOrTx, setId: number, members: readonly Member[]): void {
+  const rows = memberRows(setId, members);
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) tx.insert(calibSetMembers).values(rows.slice(i, i + INSERT_CHUNK)).run();
+}
+
+/** Inserts a set and its members; with `replace`, an existing set of that name is deleted first. */
+export function insertSet(db: RegistryDb, s: NewSet, replace: boolean): CalibSetRow {
+  return inTransaction(db, (tx) => {
+    if (replace) tx.delete(calibSets).where(eq(calibSets.name, s.name)).run();
+    const at = new Date().toISOString();
+    const row = tx
+      .insert(calibSets)
+      .values({
+        name: s.name,
+        lang: s.lang,
+        seed: s.seed,
+        requestedSize: s.requestedSize,
+        size: s.members.length,
+        setHash: s.setHash,
+        unit: s.unit,
+        bucketEdges: JSON.stringify(s.bucketEdges),
+        options: JSON.stringify(s.options),
+        evalFingerprint: s.evalFingerprint,
+        manifestPath: s.manifestPath,
+        createdAt: at,
+        updatedAt: at,
+      })
+      .returning()
+      .get();
+    insertMembers(tx, row.id, s.members);
+    return row;
+  });
+}
+
+export function setByName(db: DbOrTx, name: string): CalibSetRow | undefined {
+  return db.select().from(calibSets).where(eq(calibSets.name, name)).get();
+}
+
+export function setsAll(db: DbOrTx): CalibSetRow[] {
+  return db.select().from(calibSets).orderBy(asc(calibSets.lang), asc(calibSets.name)).all();
+}
+
+export function membersOf(db: DbOrTx, setId: number): Member[] {
+  return db
+    .select()
+    .from(calibSetMembers)
+    .where(eq(calibSetMembers.setId, setId))
+    .orderBy(asc(calibSetMembers.file), asc(calibSetMembers.line))
+    .all()
+    .map(memberFromRow);
+}
+
+export function exclusionsOfLang(db: DbOrTx, lang: string): CalibExclusionRow[] {
+  return db.select().from(calibExclusions).where(eq(calibExclusions.lang, lang)).orderBy(asc(calibExclusions.id)).all();
+}
+
+export function exclusionsOfSet(db: DbOrTx, setId: number): CalibExclusionRow[] {
+  return db.select().from(calibExclusions).where(eq(calibExclusions.setId, setId)).orderBy(asc(calibExclusions.id)).all();
+}
+
+export interface MembershipChange {
+  readonly set: CalibSetRow;
+  readonly removed: readonly Member[];
+  readonly added: readonly Member[];
+  readonly reason: string;
+  readonly newSetHash: string;
+  readonly newSize: number;
+}
+
+/** Removes and adds members, records the exclusions, updates the set's hash and size: one transaction. */
+export function applyMembershipChange(db: RegistryDb, ch: MembershipChange): CalibSetRow {
+  return inTransaction(db, (tx) => {
+    const at = new Date().toISOString();
+    for (const m of ch.removed) {
+      tx.delete(calibSetMembers)
+        .where(and(eq(calibSetMembers.setId, ch.set.id), eq(calibSetMembers.file, m.file), eq(calibSetMembers.line, m.line)))
+        .run();
+      tx.insert(calibExclusions)
+        .values({
+          setId: ch.set.id,
+          setName: ch.set.name,
+          lang: ch.set.lang,
+          file: m.file,
+          line: m.line,
+          sha256: m.sha256,
+          normHash: m.normHash,
+          reason: ch.reason,
+          excludedAt: at,
+        })
+        .run();
+    }
+    if (ch.added.length > 0) insertMembers(tx, ch.set.id, ch.added);
+    return tx
+      .update(calibSets)
+      .set({ setHash: ch.newSetHash, size: ch.newSize, updatedAt: at })
+      .where(eq(calibSets.id, ch.set.id))
+      .returning()
+      .get()!;
+  });
+}

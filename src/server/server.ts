@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import { basename } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
+import { Engine } from "../engine/engine.js";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type StepReport } from "../scheduler/scheduler.js";
 import { createApp, mountAdmin } from "./app.js";
@@ -24,8 +25,11 @@ export interface Backend {
 
 export interface StartOptions {
   settings: ServerSettings;
-  /** An already-loaded engine and tokenizer (tests share one across servers); loaded from settings otherwise. */
-  backend?: Backend;
+  /**
+   * An engine and tokenizer loaded by the caller (tests share one across servers; the server then neither loads
+   * nor disposes it); loaded from the settings otherwise. /ready answers 503 until it resolves.
+   */
+  backend?: Backend | Promise<Backend>;
   /** Decode defaults before the client's options (e.g. a released engine's settings). */
   decodeDefaults?: Partial<DecodeOptions>;
   /** Admin sub-app to mount under /admin; by default src/server/routes/calib-admin.ts when it exists. */
@@ -44,19 +48,14 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-interface EngineModule {
-  Engine: { load(opts: { modelDir: string; threads?: number; kvBlocks?: number; blockSize?: number }): Promise<StepEngine> | StepEngine };
-}
 interface TokenizerModule {
   MBartTokenizer: { fromDir(dir: string): Promise<ServingTokenizer> };
 }
 
 /** Loads the engine (src/engine/engine.ts) and tokenizer (src/tokenizer/mbart.ts) for the settings' model. */
 export async function loadBackend(settings: ServerSettings): Promise<Backend> {
-  // Specifiers in variables: these modules are written in parallel by other engineers.
-  const engineSpec = "../engine/engine.js";
+  // Specifier in a variable: the tokenizer module is written in parallel by another engineer.
   const tokenizerSpec = "../tokenizer/mbart.js";
-  const { Engine } = (await import(engineSpec)) as EngineModule;
   const { MBartTokenizer } = (await import(tokenizerSpec)) as TokenizerModule;
   const tokenizer = await MBartTokenizer.fromDir(settings.modelDir);
   const engine = await Engine.load({
@@ -140,7 +139,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   let closing = false;
   const ready = (async () => {
-    const loaded = opts.backend ?? (await loadBackend(settings));
+    const loaded = await (opts.backend ?? loadBackend(settings));
     backend = loaded;
     if (closing) return;
     const { engine } = loaded;
@@ -169,7 +168,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       info,
       tokenizer: loaded.tokenizer,
       scheduler,
-      defaults: { ...DEFAULT_DECODE_OPTIONS, ...opts.decodeDefaults },
+      defaults: { ...DEFAULT_DECODE_OPTIONS, beamSize: settings.beamSize, ...opts.decodeDefaults },
       segmentTokens: Math.min(settings.maxSegmentTokens ?? info.maxSourceTokens, info.maxSourceTokens),
       maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
     });

@@ -1,5 +1,6 @@
 /** Shared pieces of the eval, gate and releases commands (src/cli/commands/): output streams, errors, engine lookup. */
 import { ConfigError, modelDir } from "../config.js";
+import { EngineError } from "../engine/types.js";
 import { MetricInputError } from "../metrics/index.js";
 import { StorageError, type Registry } from "../storage/db.js";
 import { ensureReferenceEngine, findEngine, listEngines, ModelMissingError } from "../storage/engines.js";
@@ -57,7 +58,7 @@ export function describeEngine(e: EngineRow): string {
 
 
 const EXPECTED: ReadonlyArray<new (...args: never[]) => Error> = [
-  ConfigError, GateError, ManifestError, EvalError, TranslatorUnavailableError, MetricInputError, StorageError, ModelMissingError,
+  ConfigError, EngineError, GateError, ManifestError, EvalError, TranslatorUnavailableError, MetricInputError, StorageError, ModelMissingError,
 ];
 
 /** Runs a command body: usage errors exit 2 (with usage), expected failures exit 1 with their message. */

@@ -41,9 +41,15 @@ export interface EvalResult {
   chrfFormatted: string;
 }
 
-/** DEFAULT_DECODE_OPTIONS, then the engine's overrides, then the request's. */
+/**
+ * Evaluation's decode defaults: the engine contract's (greedy), but room for 200 new tokens as mBART-50's
+ * generation_config (max_length 200) allows, so long evaluation sentences are not cut at the serving default of 64.
+ */
+export const EVAL_DECODE_DEFAULTS: Readonly<DecodeOptions> = { ...DEFAULT_DECODE_OPTIONS, maxNewTokens: 200 };
+
+/** EVAL_DECODE_DEFAULTS, then the engine's own overrides (engines.decode_options), then the request's. */
 export function effectiveDecodeOptions(engine: EngineRow, decode: Partial<DecodeOptions> = {}): DecodeOptions {
-  return { ...DEFAULT_DECODE_OPTIONS, ...engineDecodeOptions(engine), ...decode };
+  return { ...EVAL_DECODE_DEFAULTS, ...engineDecodeOptions(engine), ...decode };
 }
 
 /** Scores hypotheses against one reference stream as the eval runs record them. */

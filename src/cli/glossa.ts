@@ -10,6 +10,7 @@ import { scoreCommand } from "./commands/score.js";
 import { evalCommand } from "./commands/eval.js";
 import { gateCommand } from "./commands/gate.js";
 import { releasesCommand } from "./commands/releases.js";
+import { calibDataCommand } from "./commands/calib-data.js";
 
 interface CommandEntry {
   /** Runs the command on the arguments after its name; resolves to the process exit code. */
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   eval: { run: (argv) => evalCommand(argv), summary: "translate evaluation sets with an engine, score BLEU and chrF++, record the runs" },
   gate: { run: (argv) => gateCommand(argv), summary: "compare an engine's runs with the reference engine's; release it or reject it" },
   releases: { run: (argv) => releasesCommand(argv), summary: "list released engines (the reference baseline and gated releases)" },
+  "calib-data": { run: (argv) => calibDataCommand(argv), summary: "per-language calibration sets: import, sample, list, stats, exclude, verify" },
 };
 
 function usage(): string {

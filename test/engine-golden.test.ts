@@ -1,0 +1,129 @@
+/**
+ * Exactness against Hugging Face: greedy and beam-4 token ids from transformers (CPU, FP32) for every
+ * fixture sentence must come out token for token, run one by one and all batched together; encoder
+ * output and first-step logits must match closely. Needs models/glossa-mini-50 and
+ * test/fixtures/golden/golden.json (skipped with a note when they are absent).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { Engine } from "../src/engine/engine.js";
+import type { DecodeOptions, GenerateRequest } from "../src/engine/types.js";
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  return dir;
+}
+const ROOT = repoRoot();
+const MODEL = resolve(ROOT, process.env.GLOSSA_MODEL_DIR ?? "models/glossa-mini-50");
+const GOLDEN = join(ROOT, "test/fixtures/golden/golden.json");
+const ready = existsSync(join(MODEL, "config.json")) && existsSync(GOLDEN);
+
+interface GoldenCase {
+  id: string;
+  src_lang: string;
+  tgt_lang: string;
+  text: string;
+  src_ids: number[];
+  forced_bos_id: number;
+  greedy: { ids: number[] };
+  beam4: { ids: number[]; score: number };
+}
+interface GoldenInternals {
+  id: string;
+  encoder_out: { shape: [number, number]; sum: number; abs_sum: number; first8: number[] };
+  first_step_logits: { top5_ids: number[]; top5: number[]; logsumexp: number };
+}
+interface Golden {
+  settings: Record<string, unknown>;
+  cases: GoldenCase[];
+  internals?: GoldenInternals[];
+}
+
+const golden: Golden | undefined = ready ? (JSON.parse(readFileSync(GOLDEN, "utf8")) as Golden) : undefined;
+
+function num(v: unknown): number | undefined {
+  return typeof v === "number" ? v : undefined;
+}
+
+/** HF generate() options for the golden run: golden settings, then generation_config.json, then HF defaults. */
+function options(e: Engine, beamSize: number): DecodeOptions {
+  const s = golden!.settings;
+  const g = e.generationDefaults;
+  const maxLength = num(s.max_length) ?? g.maxLength ?? 20;
+  const early = s.early_stopping ?? g.earlyStopping ?? false;
+  return {
+    beamSize,
+    maxNewTokens: num(s.max_new_tokens) ?? maxLength - 1,
+    lengthPenalty: num(s.length_penalty) ?? g.lengthPenalty ?? 1.0,
+    earlyStopping: early === true,
+    noRepeatNgramSize: num(s.no_repeat_ngram_size) ?? g.noRepeatNgramSize ?? 0,
+    repetitionPenalty: num(s.repetition_penalty) ?? g.repetitionPenalty ?? 1.0,
+  };
+}
+
+function req(e: Engine, c: GoldenCase, beamSize: number): GenerateRequest {
+  return { srcIds: Int32Array.from(c.src_ids), forcedBosId: c.forced_bos_id, options: options(e, beamSize) };
+}
+
+const skip = ready ? false : `needs ${MODEL} and ${GOLDEN}`;
+let enginePromise: Promise<Engine> | undefined;
+const engine = (): Promise<Engine> => (enginePromise ??= Engine.load({ modelDir: MODEL }));
+
+test("greedy matches HF token for token, one by one", { skip }, async () => {
+  const e = await engine();
+  for (const c of golden!.cases) {
+    const [r] = await e.generate([req(e, c, 1)]);
+    assert.deepEqual(r!.ids, c.greedy.ids, `${c.id} (${c.src_lang}->${c.tgt_lang})`);
+  }
+});
+
+test("beam 4 matches HF token for token, one by one", { skip }, async () => {
+  const e = await engine();
+  for (const c of golden!.cases) {
+    const [r] = await e.generate([req(e, c, 4)]);
+    assert.deepEqual(r!.ids, c.beam4.ids, `${c.id} (${c.src_lang}->${c.tgt_lang})`);
+    assert.ok(Math.abs(r!.score - c.beam4.score) < 1e-3, `${c.id} score ${r!.score} vs ${c.beam4.score}`);
+  }
+});
+
+test("all cases batched together (greedy and beam 4 mixed) match HF", { skip }, async () => {
+  const e = await engine();
+  const cases = golden!.cases;
+  const results = await e.generate([...cases.map((c) => req(e, c, 1)), ...cases.map((c) => req(e, c, 4))]);
+  cases.forEach((c, i) => {
+    assert.deepEqual(results[i]!.ids, c.greedy.ids, `${c.id} greedy`);
+    assert.deepEqual(results[cases.length + i]!.ids, c.beam4.ids, `${c.id} beam4`);
+  });
+});
+
+test("encoder output and first-step logits match HF", { skip: skip || !golden?.internals?.length ? skip || "no internals in golden.json" : false }, async () => {
+  const e = await engine();
+  for (const g of golden!.internals!) {
+    const c = golden!.cases.find((x) => x.id === g.id);
+    assert.ok(c, `internals for unknown case ${g.id}`);
+    const { encoderOut, logits } = e.debugForward(Int32Array.from(c.src_ids));
+    const [T, d] = g.encoder_out.shape;
+    assert.equal(encoderOut.length, T * d);
+    let sum = 0;
+    let abs = 0;
+    for (const v of encoderOut) {
+      sum += v;
+      abs += Math.abs(v);
+    }
+    assert.ok(Math.abs(abs - g.encoder_out.abs_sum) <= 1e-4 * g.encoder_out.abs_sum + 1e-3, `${g.id} abs_sum ${abs} vs ${g.encoder_out.abs_sum}`);
+    assert.ok(Math.abs(sum - g.encoder_out.sum) <= 1e-4 * g.encoder_out.abs_sum + 1e-3, `${g.id} sum ${sum} vs ${g.encoder_out.sum}`);
+    g.encoder_out.first8.forEach((v, i) => assert.ok(Math.abs(encoderOut[i]! - v) < 1e-4, `${g.id} encoder[${i}]`));
+    const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
+    assert.deepEqual(order.slice(0, 5), g.first_step_logits.top5_ids, `${g.id} top5`);
+    g.first_step_logits.top5.forEach((v, i) => assert.ok(Math.abs(logits[order[i]!]! - v) < 1e-3, `${g.id} logit ${i}`));
+    const mx = logits[order[0]!]!;
+    let s = 0;
+    for (const v of logits) s += Math.exp(v - mx);
+    assert.ok(Math.abs(mx + Math.log(s) - g.first_step_logits.logsumexp) < 1e-3, `${g.id} logsumexp`);
+  }
+});

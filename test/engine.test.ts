@@ -1,0 +1,135 @@
+/**
+ * Engine behaviour on a tiny random mBART: batch invariance (a request's tokens and score do not depend on
+ * what else is in the batch, greedy and beam), the step API (progress, encode budget, queued adds),
+ * input validation, and agreement between kernel sets.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { Engine } from "../src/engine/engine.js";
+import { EngineError, type DecodeOptions, type GenerateRequest } from "../src/engine/types.js";
+import { writeTinyModel } from "./fixtures/tiny-mbart.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "glossa-engine-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+const MODEL = writeTinyModel(join(tmp, "tiny"));
+
+function request(i: number, options: Partial<DecodeOptions> = {}): GenerateRequest {
+  const len = 2 + ((i * 7) % 17);
+  const src = [90 + (i % 5)];
+  for (let j = 0; j < len; j++) src.push(4 + ((i * 11 + j * 3) % 80));
+  src.push(2);
+  return { srcIds: new Int32Array(src), forcedBosId: 91 + (i % 4), options: Engine.decodeOptions({ maxNewTokens: 18, ...options }) };
+}
+
+const settings: Array<Partial<DecodeOptions>> = [
+  {},
+  { beamSize: 4 },
+  { beamSize: 3, lengthPenalty: 0.6, earlyStopping: false },
+  { beamSize: 2, noRepeatNgramSize: 2, repetitionPenalty: 1.3 },
+  { noRepeatNgramSize: 3, repetitionPenalty: 1.2 },
+];
+
+test("results are identical one by one and batched together (greedy and beam)", async () => {
+  const e = await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 1024, blockSize: 8 });
+  const reqs = Array.from({ length: 15 }, (_, i) => request(i, settings[i % settings.length]));
+  const alone = [];
+  for (const r of reqs) alone.push((await e.generate([r]))[0]!);
+  const batched = await e.generate(reqs);
+  assert.deepEqual(batched, alone);
+  for (const r of batched) {
+    assert.equal(r.ids[0], 2, "decoder start");
+    assert.ok(r.ids[1]! >= 91 && r.ids[1]! <= 94, "forced target code");
+    assert.equal(r.ids.at(-1), 2, "forced EOS at the last position or EOS");
+    assert.ok(r.ids.length <= 19);
+    assert.ok(Number.isFinite(r.score) && r.score <= 0);
+  }
+  // a batch under a tight encode budget (requests join at different steps) gives the same again
+  const staggered = await e.generate(reqs, { encodeTokenBudget: 12 });
+  assert.deepEqual(staggered, alone);
+});
+
+test("maxNewTokens bounds the output and forced EOS ends it", async () => {
+  const e = await Engine.load({ modelDir: MODEL, threads: 1, kvBlocks: 64 });
+  for (const maxNewTokens of [1, 2, 5]) {
+    for (const beamSize of [1, 3]) {
+      const [r] = await e.generate([request(4, { maxNewTokens, beamSize })]);
+      assert.ok(r!.ids.length <= maxNewTokens + 1, `${maxNewTokens}/${beamSize}: ${r!.ids}`);
+      assert.equal(r!.ids.at(-1), 2);
+      if (maxNewTokens === 1) assert.deepEqual(r!.ids, [2, 2], "forced EOS wins over forced BOS at the last position");
+      if (maxNewTokens === 2) assert.equal(r!.ids[1], 91 + (4 % 4));
+    }
+  }
+});
+
+test("step API: greedy progress tokens rebuild the result; encode budget staggers admission", async () => {
+  const e = await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 256 });
+  const reqs = [request(1), request(2), request(3)];
+  reqs.forEach((r, i) => e.add(i, r));
+  const first = await e.step({ encodeTokenBudget: reqs[0]!.srcIds.length });
+  assert.deepEqual(first.encoded, [0], "only the first fits in the budget");
+  assert.equal(first.batchSize, 1);
+  const streamed = new Map<number, number[]>([[0, [2]], [1, [2]], [2, [2]]]);
+  for (const p of first.progress) streamed.get(p.id)!.push(...p.tokens);
+  const results = new Map<number, number[]>();
+  while (e.pending() > 0) {
+    const out = await e.step({ encodeTokenBudget: 1 });
+    assert.ok(out.encoded.length <= 1, "a budget smaller than any source still admits one request");
+    for (const p of out.progress) streamed.get(p.id)!.push(...p.tokens);
+    for (const f of out.finished) results.set(f.id, f.result.ids);
+  }
+  for (let i = 0; i < 3; i++) assert.deepEqual(streamed.get(i), results.get(i));
+});
+
+test("adds during a running step are queued; a second concurrent step is refused", async () => {
+  const e = await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 256 });
+  e.add(1, request(1));
+  const p = e.step();
+  e.add(2, request(2));
+  assert.equal(e.pending(), 2);
+  await assert.rejects(e.step(), EngineError);
+  await p;
+  const out = await e.step();
+  assert.deepEqual(out.encoded, [2]);
+  assert.throws(() => e.add(2, request(2)), /already live/);
+});
+
+test("invalid requests are refused with EngineError", async () => {
+  const e = await Engine.load({ modelDir: MODEL, threads: 1, kvBlocks: 16 });
+  const ok = request(1);
+  const bad: Array<[GenerateRequest, RegExp]> = [
+    [{ ...ok, srcIds: new Int32Array([]) }, /empty/],
+    [{ ...ok, srcIds: new Int32Array([5, 500]) }, /vocabulary/],
+    [{ ...ok, srcIds: new Int32Array(49).fill(5) }, /at most 48/],
+    [{ ...ok, forcedBosId: 96 }, /forcedBosId/],
+    [{ ...ok, options: { ...ok.options, beamSize: 0 } }, /beamSize/],
+    [{ ...ok, options: { ...ok.options, maxNewTokens: 48 } }, /maxNewTokens/],
+    [{ ...ok, options: { ...ok.options, repetitionPenalty: 0 } }, /repetitionPenalty/],
+    [{ ...ok, options: { ...ok.options, noRepeatNgramSize: -1 } }, /noRepeatNgramSize/],
+  ];
+  for (const [req, msg] of bad) assert.throws(() => e.add(1, req), (err: Error) => err instanceof EngineError && msg.test(err.message));
+  assert.equal(e.pending(), 0);
+});
+
+test("every kernel set this CPU supports gives the same tokens", async () => {
+  const base = await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 512, kernels: "generic" });
+  assert.equal(base.info.kernels, "generic");
+  const reqs = Array.from({ length: 6 }, (_, i) => request(i, settings[i % 2]));
+  const expected = (await base.generate(reqs)).map((r) => r.ids);
+  for (const kernels of ["avx2", "avx512"]) {
+    const e = await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 512, kernels });
+    if (e.info.kernels !== kernels) continue; // not supported here
+    const got = (await e.generate(reqs)).map((r) => r.ids);
+    assert.deepEqual(got, expected, kernels);
+  }
+});
+
+test("thread count does not change results", async () => {
+  const reqs = Array.from({ length: 5 }, (_, i) => request(i, settings[i % settings.length]));
+  const one = await (await Engine.load({ modelDir: MODEL, threads: 1, kvBlocks: 512 })).generate(reqs);
+  const three = await (await Engine.load({ modelDir: MODEL, threads: 3, kvBlocks: 512 })).generate(reqs);
+  assert.deepEqual(three, one);
+});

@@ -26,7 +26,8 @@ const OVERLAP_SUFFIX = ".eval_overlap_lines.txt";
 
 /**
  * The training files for `iso`, sorted by path. For English: the en side of every pair whose other
- * side is a language Glossa serves (so every English member has a usable decoder-side reference).
+ * side is a language Glossa serves and exists as <name>.<other> (so every English member has a usable
+ * decoder-side reference; e.g. tatoeba_manythings_hant.en, aligned with a .zh_Hant file, is skipped).
  * Files whose suffix is not exactly a served ISO code (e.g. ".zh_Hant") are never used.
  */
 export function trainSourcesFor(corpora: string, iso: string): TrainSource[] {
@@ -49,6 +50,8 @@ export function trainSourcesFor(corpora: string, iso: string): TrainSource[] {
       const file = posix.join("train", pair, fname);
       const targetName = `${stem}.${otherLang.iso}`;
       const overlapName = `${stem}${OVERLAP_SUFFIX}`;
+      // English is drawn from many pairs: only where a served language's side is there to teacher-force.
+      if (lang.iso === "en" && !names.includes(targetName)) continue;
       out.push({
         file,
         lang: lang.iso,

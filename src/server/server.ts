@@ -185,10 +185,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await ready.catch(() => undefined);
       await scheduler?.close(graceMs);
       service = undefined;
+      // Keep-alive connections go as soon as they are idle (their last answer written); after 2 s, all go.
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 25);
+      const forced = setTimeout(() => server.closeAllConnections(), 2000);
       server.closeIdleConnections();
-      // Give the last answers a moment to flush, then drop what is left.
-      const forced = setTimeout(() => server.closeAllConnections(), 1000);
       await serverClosed;
+      clearInterval(idleSweep);
       clearTimeout(forced);
       if (!opts.backend) await backend?.dispose?.();
     })();

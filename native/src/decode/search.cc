@@ -48,40 +48,74 @@ void applyLogitsProcessors(std::vector<float>& scores, const std::vector<int>& t
   }
 }
 
+namespace {
+
+// log(sum(exp(x - mx))) with mx = max(x); float exponentials, double accumulation in a fixed order.
+float logSumExpShifted(const float* x, std::size_t n, float mx) {
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] += static_cast<double>(std::exp(x[i + j] - mx));
+  double sum = 0;
+  for (; i < n; ++i) sum += static_cast<double>(std::exp(x[i] - mx));
+  for (double l : lanes) sum += l;
+  return static_cast<float>(std::log(sum));
+}
+
+bool better(const BeamCandidate& a, const BeamCandidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.beam != b.beam) return a.beam < b.beam;
+  return a.token < b.token;
+}
+
+}  // namespace
+
 void logSoftmax(std::vector<float>& x) {
   float mx = kNegInf;
   for (float v : x) mx = v > mx ? v : mx;
   if (mx == kNegInf) return;
-  double sum = 0;
-  for (float v : x) sum += std::exp(static_cast<double>(v - mx));
-  const float lse = static_cast<float>(std::log(sum));
+  const float lse = logSumExpShifted(x.data(), x.size(), mx);
   for (float& v : x) v = (v - mx) - lse;
 }
 
-std::vector<BeamCandidate> topCandidates(const std::vector<std::vector<float>>& beamLogProbs,
-                                         const std::vector<float>& beamScores, int count) {
-  auto better = [](const BeamCandidate& a, const BeamCandidate& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.beam != b.beam) return a.beam < b.beam;
-    return a.token < b.token;
-  };
-  std::vector<BeamCandidate> all;
-  for (std::size_t b = 0; b < beamLogProbs.size(); ++b) {
-    const auto& lp = beamLogProbs[b];
-    std::vector<BeamCandidate> mine;
-    mine.reserve(lp.size());
-    for (std::size_t t = 0; t < lp.size(); ++t) {
-      if (lp[t] == kNegInf) continue;
-      const float sc = lp[t] + beamScores[b];
-      if (sc == kNegInf) continue;
-      mine.push_back({sc, static_cast<int>(b), static_cast<int>(t)});
-    }
-    if (static_cast<int>(mine.size()) > count) {
-      std::nth_element(mine.begin(), mine.begin() + count, mine.end(), better);
-      mine.resize(static_cast<std::size_t>(count));
-    }
-    all.insert(all.end(), mine.begin(), mine.end());
+std::vector<BeamCandidate> rowCandidates(const float* logits, int vocab, const std::vector<int>& tokens,
+                                         const DecodeOptions& opt, const SearchSettings& s, int forcedBosId,
+                                         int maxLength, float beamScore, int beamIndex, int count,
+                                         std::vector<float>& scratch) {
+  scratch.assign(logits, logits + vocab);
+  logSoftmax(scratch);
+  applyLogitsProcessors(scratch, tokens, opt, s, forcedBosId, maxLength);
+  // Keep the best `count` in a small sorted array; most values fail the first comparison.
+  std::vector<BeamCandidate> top;
+  top.reserve(static_cast<std::size_t>(count) + 1);
+  for (int t = 0; t < vocab; ++t) {
+    const float lp = scratch[static_cast<std::size_t>(t)];
+    if (lp == kNegInf) continue;
+    const BeamCandidate c{lp + beamScore, beamIndex, t};
+    if (c.score == kNegInf) continue;
+    if (static_cast<int>(top.size()) == count && !better(c, top.back())) continue;
+    auto pos = std::upper_bound(top.begin(), top.end(), c, better);
+    top.insert(pos, c);
+    if (static_cast<int>(top.size()) > count) top.pop_back();
   }
+  return top;
+}
+
+GreedyPick greedyPick(const float* logits, int vocab, const std::vector<int>& tokens, const DecodeOptions& opt,
+                      const SearchSettings& s, int forcedBosId, int maxLength, std::vector<float>& scratch) {
+  scratch.assign(logits, logits + vocab);
+  applyLogitsProcessors(scratch, tokens, opt, s, forcedBosId, maxLength);
+  int best = 0;
+  for (int t = 1; t < vocab; ++t)
+    if (scratch[static_cast<std::size_t>(t)] > scratch[static_cast<std::size_t>(best)]) best = t;
+  const float mx = scratch[static_cast<std::size_t>(best)];
+  const float lse = logSumExpShifted(scratch.data(), scratch.size(), mx);
+  return GreedyPick{best, -lse};
+}
+
+std::vector<BeamCandidate> mergeCandidates(const std::vector<std::vector<BeamCandidate>>& rows, int count) {
+  std::vector<BeamCandidate> all;
+  for (const auto& r : rows) all.insert(all.end(), r.begin(), r.end());
   std::sort(all.begin(), all.end(), better);
   if (static_cast<int>(all.size()) > count) all.resize(static_cast<std::size_t>(count));
   return all;

@@ -38,10 +38,23 @@ struct BeamCandidate {
   int token;
 };
 
-// The top `count` candidates over all beams' (processed) log-probs plus beam scores, best first
-// (ties: lower beam, then lower token id); candidates at -inf are never returned.
-std::vector<BeamCandidate> topCandidates(const std::vector<std::vector<float>>& beamLogProbs,
-                                         const std::vector<float>& beamScores, int count);
+// One beam's row: log_softmax(logits), the logits processors, + beamScore; its best `count` candidates
+// (best first, -inf never returned). `scratch` is reused between calls.
+std::vector<BeamCandidate> rowCandidates(const float* logits, int vocab, const std::vector<int>& tokens,
+                                         const DecodeOptions& opt, const SearchSettings& s, int forcedBosId,
+                                         int maxLength, float beamScore, int beamIndex, int count,
+                                         std::vector<float>& scratch);
+
+// Greedy: processors on the raw logits, first argmax, and its log-probability.
+struct GreedyPick {
+  int token;
+  float logProb;
+};
+GreedyPick greedyPick(const float* logits, int vocab, const std::vector<int>& tokens, const DecodeOptions& opt,
+                      const SearchSettings& s, int forcedBosId, int maxLength, std::vector<float>& scratch);
+
+// Merges per-beam candidate lists into the best `count` overall (best first; ties: lower beam, then lower token id).
+std::vector<BeamCandidate> mergeCandidates(const std::vector<std::vector<BeamCandidate>>& rows, int count);
 
 struct Hypothesis {
   std::vector<int> tokens;

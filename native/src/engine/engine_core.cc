@@ -170,15 +170,50 @@ StepResult EngineCore::step(int encodeTokenBudget) {
   for (Request* r : running)
     for (auto& b : r->beams) b.cached = static_cast<int>(b.tokens.size());
 
-  // 4. Search update per request.
+  // 4. Search update: the heavy per-row work (log-softmax, processors, top-k) in parallel, then the
+  //    per-request bookkeeping (block forks, finished hypotheses) serially.
   const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
-  std::size_t row = 0;
+  struct RowJob {
+    Request* request;
+    int beam;
+    std::size_t row;
+  };
+  std::vector<RowJob> jobs;
+  {
+    std::size_t row = 0;
+    for (Request* r : running)
+      for (std::size_t b = 0; b < r->beams.size(); ++b) jobs.push_back(RowJob{r, static_cast<int>(b), row++});
+  }
+  std::vector<std::vector<BeamCandidate>> rowCands(jobs.size());
+  std::vector<GreedyPick> picks(jobs.size());
+  backend_->pool().parallelFor(jobs.size(), [&](std::size_t b, std::size_t e) {
+    std::vector<float> scratch;
+    for (std::size_t i = b; i < e; ++i) {
+      const RowJob& j = jobs[i];
+      const Request& r = *j.request;
+      const Beam& beam = r.beams[static_cast<std::size_t>(j.beam)];
+      const float* rl = logits.data() + j.row * V;
+      if (r.req.options.beamSize == 1)
+        picks[i] = greedyPick(rl, cfg_.vocabSize, beam.tokens, r.req.options, search_, r.req.forcedBosId, maxLength(r), scratch);
+      else
+        rowCands[i] = rowCandidates(rl, cfg_.vocabSize, beam.tokens, r.req.options, search_, r.req.forcedBosId,
+                                    maxLength(r), beam.score, j.beam, 2 * r.req.options.beamSize, scratch);
+    }
+  });
   std::vector<std::int64_t> done;
+  std::size_t next = 0;
   for (Request* r : running) {
-    const float* rl = logits.data() + row * V;
-    row += r->beams.size();
+    const std::size_t first = next;
+    next += r->beams.size();
     GenerateResult result;
-    const bool finished = r->req.options.beamSize == 1 ? advanceGreedy(*r, rl, out, result) : advanceBeams(*r, rl, result);
+    bool finished;
+    if (r->req.options.beamSize == 1) {
+      finished = advanceGreedy(*r, picks[first], out, result);
+    } else {
+      std::vector<std::vector<BeamCandidate>> rows(rowCands.begin() + static_cast<std::ptrdiff_t>(first),
+                                                    rowCands.begin() + static_cast<std::ptrdiff_t>(next));
+      finished = advanceBeams(*r, rows, result);
+    }
     if (finished) {
       out.finished.emplace_back(r->id, std::move(result));
       done.push_back(r->id);
@@ -188,15 +223,10 @@ StepResult EngineCore::step(int encodeTokenBudget) {
   return out;
 }
 
-bool EngineCore::advanceGreedy(Request& r, const float* logits, StepResult& out, GenerateResult& result) {
+bool EngineCore::advanceGreedy(Request& r, const GreedyPick& pick, StepResult& out, GenerateResult& result) {
   Beam& b = r.beams.at(0);
-  std::vector<float> scores(logits, logits + cfg_.vocabSize);
-  applyLogitsProcessors(scores, b.tokens, r.req.options, search_, r.req.forcedBosId, maxLength(r));
-  int best = 0;
-  for (int t = 1; t < cfg_.vocabSize; ++t)
-    if (scores[static_cast<std::size_t>(t)] > scores[static_cast<std::size_t>(best)]) best = t;
-  logSoftmax(scores);
-  r.greedyLogProb += scores[static_cast<std::size_t>(best)];
+  const int best = pick.token;
+  r.greedyLogProb += pick.logProb;
   b.tokens.push_back(best);
   out.progress.emplace_back(r.id, std::vector<int>{best});
   const bool eos = best == cfg_.eosId;
@@ -209,22 +239,15 @@ bool EngineCore::advanceGreedy(Request& r, const float* logits, StepResult& out,
   return false;
 }
 
-bool EngineCore::advanceBeams(Request& r, const float* logits, GenerateResult& result) {
+bool EngineCore::advanceBeams(Request& r, const std::vector<std::vector<BeamCandidate>>& rows, GenerateResult& result) {
   const DecodeOptions& o = r.req.options;
   const int k = o.beamSize;
   const int curLen = static_cast<int>(r.beams[0].tokens.size());
   const int newLen = curLen + 1;
   const int maxLen = maxLength(r);
-  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
-  std::vector<std::vector<float>> logProbs(r.beams.size());
-  std::vector<float> beamScores;
-  for (std::size_t i = 0; i < r.beams.size(); ++i) {
-    logProbs[i].assign(logits + i * V, logits + (i + 1) * V);
-    logSoftmax(logProbs[i]);
-    applyLogitsProcessors(logProbs[i], r.beams[i].tokens, o, search_, r.req.forcedBosId, maxLen);
-    beamScores.push_back(r.beams[i].score);
-  }
-  const std::vector<BeamCandidate> cands = topCandidates(logProbs, beamScores, 2 * k);
+  // HF: top 2k of (log-probs + beam scores) over all beams (the -1e9 placeholder beams of HF's first step
+  // never outrank a real candidate, so they are not materialised).
+  const std::vector<BeamCandidate> cands = mergeCandidates(rows, 2 * k);
   const bool full = o.earlyStopping && static_cast<int>(r.finished.size()) == k;
   // Finished hypotheses: only EOS/max-length candidates among the top k can be accepted.
   if (!full && r.improvable) {

@@ -101,9 +101,9 @@ class EngineCore {
   int admissionBlocks(const Request& r) const;
   void releaseBlocks(Request& r);
   void preempt(Request& r);
-  // Returns true when the request finished; fills result.
-  bool advanceGreedy(Request& r, const float* logits, StepResult& out, GenerateResult& result);
-  bool advanceBeams(Request& r, const float* logits, GenerateResult& result);
+  // Search update from this step's per-row outcomes; returns true when the request finished (fills result).
+  bool advanceGreedy(Request& r, const GreedyPick& pick, StepResult& out, GenerateResult& result);
+  bool advanceBeams(Request& r, const std::vector<std::vector<BeamCandidate>>& rows, GenerateResult& result);
 
   ModelConfig cfg_;
   SearchSettings search_;

@@ -1,18 +1,18 @@
 /**
  * Opens the engine's Translator (src/engine/translator.ts) for an engine row.
- * TODO(wire): the Translator is being written by the engine engineer; until it lands this loads it
- * dynamically and fails with TranslatorUnavailableError.
+ * An engine whose file is a checkpoint folder (the reference, or a variant of it with its own decode
+ * options) loads through Translator.load; single-file quantized engines load through the engine once
+ * it accepts them (issue 6), and until then are refused with a clear error.
  */
+import { existsSync, statSync } from "node:fs";
+import { Translator } from "../engine/translator.js";
 import type { EngineRow } from "../storage/schema/models.js";
 import { TranslatorUnavailableError, type SentenceTranslator } from "./translator.js";
 
 export async function openEngineTranslator(engine: EngineRow): Promise<SentenceTranslator> {
-  const specifier: string = "../engine/translator.js";
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (e) {
-    throw new TranslatorUnavailableError(`cannot load the engine's Translator for ${engine.name}: ${(e as Error).message}`);
+  if (!existsSync(engine.file)) throw new TranslatorUnavailableError(`engine ${engine.name}: ${engine.file} does not exist`);
+  if (!statSync(engine.file).isDirectory()) {
+    throw new TranslatorUnavailableError(`engine ${engine.name}: loading ${engine.recipe} engine files (${engine.file}) is not supported by the Translator yet`);
   }
-  throw new TranslatorUnavailableError(`Translator found (${Object.keys(mod).join(", ")}) but not wired yet for ${engine.name}`);
+  return Translator.load({ modelDir: engine.file });
 }

@@ -77,11 +77,36 @@ function splitEdgePunctuation(sentence: string): string[] {
   return words;
 }
 
+/** UTF-16 offsets of the code points of `text` (Python indexes strings by code point), plus text.length. */
+function codePointStarts(text: string): number[] {
+  const starts: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    const isLowSurrogateAfterHigh =
+      unit >= 0xdc00 && unit <= 0xdfff && i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff;
+    if (!isLowSurrogateAfterHigh) starts.push(i);
+  }
+  starts.push(text.length);
+  return starts;
+}
+
+/** Counts of the character n-grams of `text`, n counted in code points. */
+function countCharNgrams(text: string, starts: readonly number[], n: number): Map<string, number> {
+  const count = starts.length - 1;
+  const counts = new Map<string, number>();
+  for (let i = 0; i + n <= count; i++) {
+    const key = text.slice(starts[i], starts[i + n]);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /** All n-gram counters of a segment: character orders 1..charOrder, then word orders 1..wordOrder. */
 function extractNgrams(segment: string, o: ResolvedChrfOptions): Map<string, number>[] {
-  const chars = codePoints(o.whitespace ? segment : pyRemoveWhitespace(segment));
+  const text = o.whitespace ? segment : pyRemoveWhitespace(segment);
+  const starts = codePointStarts(text);
   const counters: Map<string, number>[] = [];
-  for (let n = 1; n <= o.charOrder; n++) counters.push(countNgrams(chars, n, ""));
+  for (let n = 1; n <= o.charOrder; n++) counters.push(countCharNgrams(text, starts, n));
   if (o.wordOrder > 0) {
     const words = splitEdgePunctuation(segment);
     for (let n = 1; n <= o.wordOrder; n++) counters.push(countNgrams(words, n, " "));

@@ -7,7 +7,9 @@ Reads JSON lines on stdin, one case each:
 (for sentence kinds: "hyp": str and "refs": [str, ...]) and writes one JSON line per case with
 what the real sacreBLEU computes. Point it at a sacreBLEU source checkout with --sacrebleu DIR
 (e.g. a v2.6.0 checkout in /tmp). Packages sacreBLEU imports but the metrics never use
-(portalocker, tabulate, lxml) are replaced by empty modules when they are not installed.
+(portalocker, tabulate, colorama, lxml) are replaced by empty modules when they are not installed.
+A case that needs the `regex` package (tokenizer intl) when it is missing is answered with
+{"skipped": ...}, so other Python versions can be checked on the remaining cases.
 """
 import argparse
 import importlib
@@ -17,7 +19,7 @@ import types
 
 
 def install_placeholders() -> None:
-    for name in ("portalocker", "tabulate", "lxml", "lxml.etree"):
+    for name in ("portalocker", "tabulate", "colorama", "lxml", "lxml.etree"):
         try:
             importlib.import_module(name)
         except ImportError:
@@ -104,6 +106,8 @@ def main() -> int:
                 out.update(counts=list(score.counts), totals=list(score.totals),
                            precisions=list(score.precisions), bp=score.bp,
                            sysLen=score.sys_len, refLen=score.ref_len)
+        except ModuleNotFoundError as exc:
+            out["skipped"] = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # report, the driver decides
             out["error"] = f"{type(exc).__name__}: {exc}"
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")

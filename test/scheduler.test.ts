@@ -231,6 +231,18 @@ test("a short request submitted after a long one finishes first (finished sequen
   assert.deepEqual(order, ["short", "long"]);
 });
 
+test("a small request is not held behind all the sentences of an earlier large one", async () => {
+  const engine = new DoubleEngine(1024);
+  const s = new BatchScheduler(engine, { ...LIMITS, maxRunningSequences: 4 });
+  const order: string[] = [];
+  const big = s.submit(Array.from({ length: 40 }, (_, i) => request(piecesFor(i)))).then(() => order.push("big"));
+  const small = s.submit([request([3, 4])]).then(() => order.push("small"));
+  assert.equal(s.snapshot().queued, 37, "4 sentences of the large request started; 36 and the small one wait");
+  await Promise.all([big, small]);
+  assert.deepEqual(order, ["small", "big"]);
+  assert.ok(engine.maxBatchSeen <= 4);
+});
+
 test("admission respects the running-sequence and token budgets", async () => {
   const engine = new DoubleEngine(512);
   const s = new BatchScheduler(engine, { ...LIMITS, maxRunningSequences: 3 });

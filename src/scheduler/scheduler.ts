@@ -70,6 +70,8 @@ interface Job {
 
 interface Group {
   readonly jobs: Job[];
+  /** Jobs of this group admitted into the engine and not finished. */
+  running: number;
   readonly results: Array<GenerateResult | undefined>;
   remaining: number;
   settled: boolean;
@@ -158,6 +160,7 @@ export class BatchScheduler {
     });
     const group: Group = {
       jobs: [],
+      running: 0,
       results: new Array<GenerateResult | undefined>(requests.length).fill(undefined),
       remaining: requests.length,
       settled: false,
@@ -282,16 +285,21 @@ export class BatchScheduler {
     this.refreshPool();
   }
 
-  /** Admits queued jobs in FIFO order while they fit; always admits one when nothing runs. */
+  /**
+   * Admits queued jobs while they fit; always admits one when nothing runs. Among queued jobs the next one is the
+   * oldest of a group with the fewest sequences running, so a request with many sentences shares the batch with
+   * later small requests instead of making them wait behind all its sentences.
+   */
   private admit(): void {
     while (this.queue.length > 0) {
-      const job = this.queue[0]!;
+      const at = this.pickNext();
+      const job = this.queue[at]!;
       const fits =
         this.running.size === 0 ||
         (this.runningSequences + job.sequences <= this.limits.maxRunningSequences &&
           this.runningTokens + job.tokens <= this.limits.maxRunningTokens);
       if (!fits) return;
-      this.queue.shift();
+      this.queue.splice(at, 1);
       try {
         this.engine.add(job.id, job.req);
       } catch (err) {
@@ -300,10 +308,26 @@ export class BatchScheduler {
         continue;
       }
       job.state = "running";
+      job.group.running++;
       this.running.set(job.id, job);
       this.runningSequences += job.sequences;
       this.runningTokens += job.tokens;
     }
+  }
+
+  /** Index in the queue of the oldest job whose group has the fewest jobs running. */
+  private pickNext(): number {
+    let best = 0;
+    let fewest = Infinity;
+    for (let i = 0; i < this.queue.length; i++) {
+      const r = this.queue[i]!.group.running;
+      if (r < fewest) {
+        fewest = r;
+        best = i;
+        if (r === 0) break;
+      }
+    }
+    return best;
   }
 
   private async stepOnce(): Promise<void> {
@@ -437,6 +461,7 @@ export class BatchScheduler {
   private release(job: Job): void {
     if (job.state !== "running") return;
     job.state = "done";
+    job.group.running--;
     this.running.delete(job.id);
     this.runningSequences -= job.sequences;
     this.runningTokens -= job.tokens;

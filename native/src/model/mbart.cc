@@ -79,6 +79,15 @@ MBartModel::MBartModel(const ModelConfig& cfg, const WeightStore& w, Backend& ba
   }
 }
 
+float* MBartModel::scratch(Scratch slot, std::size_t floats) {
+  std::unique_ptr<Buffer>& b = scratch_[slot];
+  if (!b || b->size() < floats) {
+    b.reset();
+    b = backend_.allocate(floats + floats / 4);
+  }
+  return b->data();
+}
+
 void MBartModel::feedForward(const std::unique_ptr<Linear>& fc1, const std::unique_ptr<Linear>& fc2, const Norm& norm,
                              float* h, int M, int ffn, float* normBuf, float* ffnBuf, float* tmp) {
   const int d = cfg_.dModel;
@@ -106,31 +115,34 @@ void MBartModel::encode(const std::vector<EncodeItem>& items, const PagedKvLayou
   const int M = static_cast<int>(tokens.size());
   if (M == 0) return;
   const int ffn = cfg_.encoderFfn;
-  auto h = backend_.allocate(M * D), nrm = backend_.allocate(M * D), qkv = backend_.allocate(M * 3 * D),
-       att = backend_.allocate(M * D), tmp = backend_.allocate(M * D),
-       ffnBuf = backend_.allocate(static_cast<std::size_t>(M) * ffn);
+  float* h = scratch(kHidden, M * D);
+  float* nrm = scratch(kNorm, M * D);
+  float* qkv = scratch(kQkv, M * 3 * D);
+  float* att = scratch(kAttn, M * D);
+  float* tmp = scratch(kTmp, M * D);
+  float* ffnBuf = scratch(kFfn, static_cast<std::size_t>(M) * ffn);
   const Linear& table = embedding_ ? *embedding_ : *lmHead_;
   const float scale = cfg_.scaleEmbedding ? std::sqrt(static_cast<float>(d)) : 1.0f;
-  backend_.embed(table, tokens.data(), positions.data(), M, scale, encPositions_->data(), d, tmp->data());
-  backend_.layerNorm(tmp->data(), M, d, encEmbNorm_.gamma->data(), encEmbNorm_.beta->data(), cfg_.layerNormEps,
-                     h->data());
+  backend_.embed(table, tokens.data(), positions.data(), M, scale, encPositions_->data(), d, tmp);
+  backend_.layerNorm(tmp, M, d, encEmbNorm_.gamma->data(), encEmbNorm_.beta->data(), cfg_.layerNormEps,
+                     h);
   const int heads = cfg_.encoderHeads;
   const float attScale = 1.0f / std::sqrt(static_cast<float>(d / heads));
   for (const auto& L : enc_) {
-    backend_.layerNorm(h->data(), M, d, L.selfNorm.gamma->data(), L.selfNorm.beta->data(), cfg_.layerNormEps,
-                       nrm->data());
-    L.qkv->forward(nrm->data(), d, M, qkv->data(), 3 * d);
-    backend_.segmentAttention(qkv->data(), segStart.data(), segLen.data(), static_cast<int>(items.size()), heads, d,
-                              attScale, att->data());
-    L.out->forward(att->data(), d, M, tmp->data(), d);
-    backend_.addInPlace(h->data(), tmp->data(), M * D);
-    feedForward(L.fc1, L.fc2, L.ffnNorm, h->data(), M, ffn, nrm->data(), ffnBuf->data(), tmp->data());
+    backend_.layerNorm(h, M, d, L.selfNorm.gamma->data(), L.selfNorm.beta->data(), cfg_.layerNormEps,
+                       nrm);
+    L.qkv->forward(nrm, d, M, qkv, 3 * d);
+    backend_.segmentAttention(qkv, segStart.data(), segLen.data(), static_cast<int>(items.size()), heads, d,
+                              attScale, att);
+    L.out->forward(att, d, M, tmp, d);
+    backend_.addInPlace(h, tmp, M * D);
+    feedForward(L.fc1, L.fc2, L.ffnNorm, h, M, ffn, nrm, ffnBuf, tmp);
   }
-  backend_.layerNorm(h->data(), M, d, encFinalNorm_.gamma->data(), encFinalNorm_.beta->data(), cfg_.layerNormEps,
-                     nrm->data());
+  backend_.layerNorm(h, M, d, encFinalNorm_.gamma->data(), encFinalNorm_.beta->data(), cfg_.layerNormEps,
+                     nrm);
   if (encoderOut != nullptr) {
     encoderOut->resize(M * D);
-    backend_.download(nrm->data(), M * D, encoderOut->data());
+    backend_.download(nrm, M * D, encoderOut->data());
   }
   // Cross-attention K/V of every decoder layer, stored once per request.
   std::vector<int> slotBlock(static_cast<std::size_t>(M)), slotIndex(static_cast<std::size_t>(M));
@@ -139,10 +151,10 @@ void MBartModel::encode(const std::vector<EncodeItem>& items, const PagedKvLayou
       slotBlock[static_cast<std::size_t>(segStart[s] + i)] = items[s].crossBlocks[i / kv.blockSize];
       slotIndex[static_cast<std::size_t>(segStart[s] + i)] = i % kv.blockSize;
     }
-  auto kvBuf = backend_.allocate(M * 2 * D);
+  float* kvBuf = scratch(kKv, M * 2 * D);
   for (int l = 0; l < cfg_.decoderLayers; ++l) {
-    dec_[static_cast<std::size_t>(l)].crossKv->forward(nrm->data(), d, M, kvBuf->data(), 2 * d);
-    backend_.storeKv(kv, l, kvBuf->data(), kvBuf->data() + d, 2 * d, M, slotBlock.data(), slotIndex.data());
+    dec_[static_cast<std::size_t>(l)].crossKv->forward(nrm, d, M, kvBuf, 2 * d);
+    backend_.storeKv(kv, l, kvBuf, kvBuf + d, 2 * d, M, slotBlock.data(), slotIndex.data());
   }
 }
 
@@ -168,51 +180,54 @@ void MBartModel::decode(const std::vector<DecodeSequence>& seqs, const PagedKvLa
   }
   const int M = static_cast<int>(tokens.size());
   const int S = static_cast<int>(seqs.size());
-  logits.assign(static_cast<std::size_t>(S) * cfg_.vocabSize, 0.f);
+  logits.resize(static_cast<std::size_t>(S) * cfg_.vocabSize);
   if (M == 0) return;
   const int ffn = cfg_.decoderFfn;
-  auto h = backend_.allocate(M * D), nrm = backend_.allocate(M * D), qkv = backend_.allocate(M * 3 * D),
-       att = backend_.allocate(M * D), tmp = backend_.allocate(M * D),
-       ffnBuf = backend_.allocate(static_cast<std::size_t>(M) * ffn);
+  float* h = scratch(kHidden, M * D);
+  float* nrm = scratch(kNorm, M * D);
+  float* qkv = scratch(kQkv, M * 3 * D);
+  float* att = scratch(kAttn, M * D);
+  float* tmp = scratch(kTmp, M * D);
+  float* ffnBuf = scratch(kFfn, static_cast<std::size_t>(M) * ffn);
   const Linear& table = embedding_ ? *embedding_ : *lmHead_;
   const float scale = cfg_.scaleEmbedding ? std::sqrt(static_cast<float>(d)) : 1.0f;
-  backend_.embed(table, tokens.data(), positions.data(), M, scale, decPositions_->data(), d, tmp->data());
-  backend_.layerNorm(tmp->data(), M, d, decEmbNorm_.gamma->data(), decEmbNorm_.beta->data(), cfg_.layerNormEps,
-                     h->data());
+  backend_.embed(table, tokens.data(), positions.data(), M, scale, decPositions_->data(), d, tmp);
+  backend_.layerNorm(tmp, M, d, decEmbNorm_.gamma->data(), decEmbNorm_.beta->data(), cfg_.layerNormEps,
+                     h);
   const int heads = cfg_.decoderHeads;
   const float attScale = 1.0f / std::sqrt(static_cast<float>(d / heads));
   for (int l = 0; l < cfg_.decoderLayers; ++l) {
     const DecoderLayer& L = dec_[static_cast<std::size_t>(l)];
-    backend_.layerNorm(h->data(), M, d, L.selfNorm.gamma->data(), L.selfNorm.beta->data(), cfg_.layerNormEps,
-                       nrm->data());
-    L.qkv->forward(nrm->data(), d, M, qkv->data(), 3 * d);
-    backend_.storeKv(kv, l, qkv->data() + d, qkv->data() + 2 * d, 3 * d, M, slotBlock.data(), slotIndex.data());
-    backend_.pagedAttention(kv, l, qkv->data(), 3 * d, M, selfRows.data(), heads, attScale, att->data());
-    L.selfOut->forward(att->data(), d, M, tmp->data(), d);
-    backend_.addInPlace(h->data(), tmp->data(), M * D);
+    backend_.layerNorm(h, M, d, L.selfNorm.gamma->data(), L.selfNorm.beta->data(), cfg_.layerNormEps,
+                       nrm);
+    L.qkv->forward(nrm, d, M, qkv, 3 * d);
+    backend_.storeKv(kv, l, qkv + d, qkv + 2 * d, 3 * d, M, slotBlock.data(), slotIndex.data());
+    backend_.pagedAttention(kv, l, qkv, 3 * d, M, selfRows.data(), heads, attScale, att);
+    L.selfOut->forward(att, d, M, tmp, d);
+    backend_.addInPlace(h, tmp, M * D);
 
-    backend_.layerNorm(h->data(), M, d, L.crossNorm.gamma->data(), L.crossNorm.beta->data(), cfg_.layerNormEps,
-                       nrm->data());
-    L.crossQ->forward(nrm->data(), d, M, qkv->data(), d);
+    backend_.layerNorm(h, M, d, L.crossNorm.gamma->data(), L.crossNorm.beta->data(), cfg_.layerNormEps,
+                       nrm);
+    L.crossQ->forward(nrm, d, M, qkv, d);
     // Cross K/V live in the decoder-layer slots of the request's cross blocks.
-    backend_.pagedAttention(kv, l, qkv->data(), d, M, crossRows.data(), heads, attScale, att->data());
-    L.crossOut->forward(att->data(), d, M, tmp->data(), d);
-    backend_.addInPlace(h->data(), tmp->data(), M * D);
+    backend_.pagedAttention(kv, l, qkv, d, M, crossRows.data(), heads, attScale, att);
+    L.crossOut->forward(att, d, M, tmp, d);
+    backend_.addInPlace(h, tmp, M * D);
 
-    feedForward(L.fc1, L.fc2, L.ffnNorm, h->data(), M, ffn, nrm->data(), ffnBuf->data(), tmp->data());
+    feedForward(L.fc1, L.fc2, L.ffnNorm, h, M, ffn, nrm, ffnBuf, tmp);
   }
   // Final norm and LM head only for each sequence's last row.
   for (int s = 0; s < S; ++s)
-    backend_.copy(h->data() + static_cast<std::size_t>(lastRows[static_cast<std::size_t>(s)]) * D,
-                  tmp->data() + static_cast<std::size_t>(s) * D, D);
-  backend_.layerNorm(tmp->data(), S, d, decFinalNorm_.gamma->data(), decFinalNorm_.beta->data(), cfg_.layerNormEps,
-                     nrm->data());
+    backend_.copy(h + static_cast<std::size_t>(lastRows[static_cast<std::size_t>(s)]) * D,
+                  tmp + static_cast<std::size_t>(s) * D, D);
+  backend_.layerNorm(tmp, S, d, decFinalNorm_.gamma->data(), decFinalNorm_.beta->data(), cfg_.layerNormEps,
+                     nrm);
   const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
-  auto out = backend_.allocate(static_cast<std::size_t>(S) * V);
-  lmHead_->forward(nrm->data(), d, S, out->data(), cfg_.vocabSize);
+  float* out = scratch(kLogits, static_cast<std::size_t>(S) * V);
+  lmHead_->forward(nrm, d, S, out, cfg_.vocabSize);
   if (finalLogitsBias_)
-    for (int s = 0; s < S; ++s) backend_.addInPlace(out->data() + s * V, finalLogitsBias_->data(), V);
-  backend_.download(out->data(), static_cast<std::size_t>(S) * V, logits.data());
+    for (int s = 0; s < S; ++s) backend_.addInPlace(out + s * V, finalLogitsBias_->data(), V);
+  backend_.download(out, static_cast<std::size_t>(S) * V, logits.data());
 }
 
 }  // namespace glossa

@@ -59,8 +59,13 @@ class MBartModel {
   void feedForward(const std::unique_ptr<Linear>& fc1, const std::unique_ptr<Linear>& fc2, const Norm& norm, float* h,
                    int M, int ffn, float* normBuf, float* ffnBuf, float* tmp);
 
+  // Reusable scratch buffers (grown on demand, never shrunk) so steps do not re-allocate and page-fault.
+  enum Scratch { kHidden, kNorm, kQkv, kAttn, kTmp, kFfn, kKv, kLogits, kScratchCount };
+  float* scratch(Scratch slot, std::size_t floats);
+
   ModelConfig cfg_;
   Backend& backend_;
+  std::unique_ptr<Buffer> scratch_[kScratchCount];
   std::unique_ptr<Linear> lmHead_;     // tied to model.shared.weight unless untied lm_head.weight
   std::unique_ptr<Linear> embedding_;  // only when lm_head is untied; else lmHead_ serves embeddings
   std::unique_ptr<Buffer> finalLogitsBias_;

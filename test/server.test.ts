@@ -170,6 +170,15 @@ test("LibreTranslate 'auto' source: detected by script or function words, 400 wh
   const g = await post(url, { text: "这是我的书。", source_lang: "auto", target_lang: "en" });
   assert.equal(g.json.translations[0].detected_source_language, "zh");
   assertError(await post(url, { q: "OK", source: "auto", target: "de" }), 400, /detect/);
+  const detect = await fetch(`${url}/detect`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ q: "Привет, как у тебя дела?" }),
+  });
+  assert.equal(detect.status, 200);
+  const detections = (await detect.json()) as Array<{ language: string; confidence: number }>;
+  assert.equal(detections[0]?.language, "ru");
+  assert.ok(detections[0]!.confidence > 50);
 });
 
 test("HTML format: markup kept, text nodes translated", opts, async () => {

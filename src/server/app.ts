@@ -1,6 +1,6 @@
 /**
- * The HTTP API (Hono): POST /translate (Glossa and LibreTranslate shapes, optional SSE streaming), GET /languages,
- * /health, /ready, /metrics, and the /admin mount point. Every error is answered as JSON {error}.
+ * The HTTP API (Hono): POST /translate (Glossa and LibreTranslate shapes, optional SSE streaming), POST /detect,
+ * GET /languages, /health, /ready, /metrics, and the /admin mount point. Every error is answered as JSON {error}.
  */
 import { Hono, type Context } from "hono";
 import { LANGUAGES, type Language } from "../languages.js";
@@ -127,6 +127,17 @@ export function createApp(deps: AppDeps): Hono {
 
   app.all("/translate", (c) => jsonError(c, 405, "use POST /translate", { allow: "POST" }));
 
+  // LibreTranslate's /detect: {q: string} -> [{language, confidence}], empty when the detector cannot decide.
+  app.post("/detect", async (c) => {
+    const body = await readBody(c.req.raw, settings);
+    const q = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).q : undefined;
+    if (typeof q !== "string") throw new HttpError(400, '"q" must be a string');
+    if (q.length > settings.maxChars) throw new HttpError(413, `"q" has more than ${settings.maxChars} characters`);
+    const d = detectLanguage(q);
+    return c.json(d ? [{ language: d.language.iso, confidence: d.confidence }] : []);
+  });
+  app.all("/detect", (c) => jsonError(c, 405, "use POST /detect", { allow: "POST" }));
+
   return app;
 }
 
@@ -152,13 +163,17 @@ function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-async function readTranslateCall(req: Request, settings: ServerSettings, service: TranslationService): Promise<TranslateCall> {
+/** The request body as JSON or form data, within the size limit; HttpError otherwise. */
+async function readBody(req: Request, settings: ServerSettings): Promise<unknown> {
   const contentType = req.headers.get("content-type");
   bodyFormat(contentType, ""); // refuse unsupported types before reading the body
   const bytes = await readBodyBytes(req, settings.maxBodyBytes);
   const text = decodeUtf8(bytes);
-  const format = bodyFormat(contentType, text);
-  const body = format === "json" ? parseJsonBody(text) : parseFormBody(text);
+  return bodyFormat(contentType, text) === "json" ? parseJsonBody(text) : parseFormBody(text);
+}
+
+async function readTranslateCall(req: Request, settings: ServerSettings, service: TranslationService): Promise<TranslateCall> {
+  const body = await readBody(req, settings);
   return parseTranslateBody(body, {
     maxTexts: settings.maxTexts,
     maxChars: settings.maxChars,
@@ -315,7 +330,7 @@ function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
-const KNOWN_ROUTES = new Set(["/health", "/ready", "/languages", "/metrics", "/translate"]);
+const KNOWN_ROUTES = new Set(["/health", "/ready", "/languages", "/metrics", "/translate", "/detect"]);
 
 /** A bounded label: the matched route, or "other" (never the raw path, which a client controls). */
 function routeLabel(c: Context): string {

@@ -77,7 +77,15 @@ export class TranslationService {
     const { tokenizer } = this.cfg;
     const srcCode = source.mbart;
     const forcedBosId = tokenizer.languageId(call.target.mbart);
-    const fits = (s: string) => tokenizer.encodeSource(s, srcCode).length <= this.cfg.segmentTokens;
+    // The text comes from the client: a tokenizer failure on it is a bad request, not a server fault.
+    const encode = (s: string, maxTokens?: number): Int32Array => {
+      try {
+        return tokenizer.encodeSource(s, srcCode, maxTokens);
+      } catch (err) {
+        throw new HttpError(400, `the text could not be tokenized: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    const fits = (s: string) => encode(s).length <= this.cfg.segmentTokens;
     const requests: GenerateRequest[] = [];
     const segmentText: number[] = [];
     const texts = call.texts.map((text, textIndex): PreparedText => {
@@ -88,7 +96,7 @@ export class TranslationService {
         const unit = { plan, firstSegment: requests.length };
         for (const line of plan.lines) {
           for (const seg of line.segments) {
-            const srcIds = tokenizer.encodeSource(seg, srcCode, this.cfg.segmentTokens);
+            const srcIds = encode(seg, this.cfg.segmentTokens);
             const options = decodeOptionsFor(this.cfg.defaults, call.overrides, srcIds.length, this.cfg.maxNewTokensCap);
             requests.push({ srcIds, forcedBosId, options });
             segmentText.push(textIndex);

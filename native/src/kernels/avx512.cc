@@ -15,7 +15,7 @@ namespace {
 
 inline int imin(int a, int b) { return a < b ? a : b; }
 
-constexpr int kRows = 6;
+constexpr int kRows = 8;  // 8 rows x 2 panels = 16 zmm accumulators
 
 // R rows x P panels (16 columns each) outer-product micro kernel.
 template <int R, int P>
@@ -38,6 +38,8 @@ inline void microKernel(const float* x, int ldx, int K, const float* b, std::siz
 template <int P>
 inline void dispatchRows(int rows, const float* x, int ldx, int K, const float* b, std::size_t stride, float* tile) {
   switch (rows) {
+    case 8: microKernel<8, P>(x, ldx, K, b, stride, tile); break;
+    case 7: microKernel<7, P>(x, ldx, K, b, stride, tile); break;
     case 6: microKernel<6, P>(x, ldx, K, b, stride, tile); break;
     case 5: microKernel<5, P>(x, ldx, K, b, stride, tile); break;
     case 4: microKernel<4, P>(x, ldx, K, b, stride, tile); break;

@@ -211,12 +211,10 @@ void CpuBackend::segmentAttention(const float* qkv, const int* segStart, const i
     for (std::size_t it = b; it < e; ++it) {
       const int r = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
+      // Segments are contiguous from row 0, so r is also the absolute row index.
       const int s = rowSeg[static_cast<std::size_t>(r)];
-      const int row = segStart[s] + (r - segStart[s]);
-      (void)row;
       const int start = segStart[s];
       const int n = segLen[s];
-      // r indexes rows in concatenation order which equals absolute row index (segments are contiguous).
       const float* q = qkv + static_cast<std::size_t>(r) * ld + h * hd;
       scores.resize(static_cast<std::size_t>(n));
       for (int j = 0; j < n; ++j)

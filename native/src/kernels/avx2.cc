@@ -1,4 +1,5 @@
 // AVX2 + FMA kernels (compiled for that ISA only in this translation unit).
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
 #include <cstddef>
@@ -94,3 +95,9 @@ namespace glossa {
 const KernelTable& avx2Kernels() { return kTable; }
 
 }  // namespace glossa
+#else  // not x86: the portable kernels stand in (selectKernels never picks this ISA here)
+#include "kernels/kernel_table.h"
+namespace glossa {
+const KernelTable& avx2Kernels() { return genericKernels(); }
+}  // namespace glossa
+#endif

@@ -1,4 +1,5 @@
 // AVX-512 kernels (compiled for that ISA only in this translation unit).
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
 #include <cstddef>
@@ -113,3 +114,9 @@ namespace glossa {
 const KernelTable& avx512Kernels() { return kTable; }
 
 }  // namespace glossa
+#else  // not x86: the portable kernels stand in (selectKernels never picks this ISA here)
+#include "kernels/kernel_table.h"
+namespace glossa {
+const KernelTable& avx512Kernels() { return genericKernels(); }
+}  // namespace glossa
+#endif

@@ -108,7 +108,7 @@ class Float32Linear : public Linear {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const KernelTable& kernels, int threads) : kernels_(kernels), pool_(threads) {}
+CpuBackend::CpuBackend(const KernelTable& kernels, ThreadPool& pool) : kernels_(kernels), pool_(pool) {}
 
 std::unique_ptr<Buffer> CpuBackend::allocate(std::size_t floats) { return std::make_unique<HostBuffer>(floats); }
 

@@ -9,7 +9,8 @@ namespace glossa {
 
 class CpuBackend : public Backend {
  public:
-  CpuBackend(const KernelTable& kernels, int threads);
+  // The thread pool belongs to the engine and outlives the backend.
+  CpuBackend(const KernelTable& kernels, ThreadPool& pool);
 
   std::string name() const override { return kernels_.name; }
   int threads() const override { return pool_.size(); }
@@ -38,7 +39,7 @@ class CpuBackend : public Backend {
 
  private:
   const KernelTable& kernels_;
-  ThreadPool pool_;
+  ThreadPool& pool_;
 };
 
 }  // namespace glossa

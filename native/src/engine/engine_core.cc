@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <map>
 
+#include "backend/cpu_backend.h"
 #include "kernels/kernel_table.h"
 
 namespace glossa {
@@ -16,7 +17,8 @@ EngineCore::EngineCore(const ModelConfig& cfg, const std::vector<TensorEntry>& t
   search_.forcedEosId = cfg.forcedEosId;
   search_.minLength = cfg.minLength;
   const KernelTable& kt = selectKernels(cpu_, opt.kernels.c_str());
-  backend_ = std::make_unique<CpuBackend>(kt, opt.threads);
+  threads_ = std::make_unique<ThreadPool>(opt.threads);
+  backend_ = std::make_unique<CpuBackend>(kt, *threads_);
   WeightStore weights(tensors);
   model_ = std::make_unique<MBartModel>(cfg, weights, *backend_);
   if (opt.blockSize <= 0 || opt.kvBlocks <= 0) throw std::invalid_argument("kvBlocks and blockSize must be positive");
@@ -186,7 +188,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
   }
   std::vector<std::vector<BeamCandidate>> rowCands(jobs.size());
   std::vector<GreedyPick> picks(jobs.size());
-  backend_->pool().parallelFor(jobs.size(), [&](std::size_t b, std::size_t e) {
+  threads_->parallelFor(jobs.size(), [&](std::size_t b, std::size_t e) {
     std::vector<float> scratch;
     for (std::size_t i = b; i < e; ++i) {
       const RowJob& j = jobs[i];

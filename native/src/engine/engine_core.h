@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu_backend.h"
+#include "backend/backend.h"
+#include "core/thread_pool.h"
 #include "core/cpu_features.h"
 #include "decode/search.h"
 #include "kvcache/block_pool.h"
@@ -108,7 +109,8 @@ class EngineCore {
   ModelConfig cfg_;
   SearchSettings search_;
   CpuFeatures cpu_;
-  std::unique_ptr<CpuBackend> backend_;
+  std::unique_ptr<ThreadPool> threads_;  // compute threads: the backend's kernels and the host-side search
+  std::unique_ptr<Backend> backend_;     // model code sees only the Backend interface
   std::unique_ptr<MBartModel> model_;
   std::unique_ptr<BlockPool> pool_;
   std::vector<std::unique_ptr<Request>> requests_;  // arrival order

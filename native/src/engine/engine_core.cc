@@ -111,7 +111,14 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     std::vector<EncodeItem> items;
     for (Request* r : admitted)
       items.push_back(EncodeItem{r->req.srcIds.data(), static_cast<int>(r->req.srcIds.size()), r->cross.blocks.data()});
-    model_->encode(items, pool_->layout());
+    try {
+      model_->encode(items, pool_->layout());
+    } catch (const std::exception& e) {
+      // The requests fail; their blocks go back to the pool.
+      for (Request* r : admitted) out.failed.emplace_back(r->id, std::string("encoder failed: ") + e.what());
+      for (Request* r : admitted) cancel(r->id);
+      admitted.clear();
+    }
     for (Request* r : admitted) {
       r->state = State::Running;
       if (r->beams.empty()) {
@@ -168,7 +175,13 @@ StepResult EngineCore::step(int encodeTokenBudget) {
 
   // 3. One decoder pass over every live beam.
   std::vector<float> logits;
-  model_->decode(seqs, pool_->layout(), logits);
+  try {
+    model_->decode(seqs, pool_->layout(), logits);
+  } catch (const std::exception& e) {
+    for (Request* r : running) out.failed.emplace_back(r->id, std::string("decoder failed: ") + e.what());
+    for (Request* r : running) cancel(r->id);
+    return out;
+  }
   for (Request* r : running)
     for (auto& b : r->beams) b.cached = static_cast<int>(b.tokens.size());
 

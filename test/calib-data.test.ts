@@ -44,12 +44,15 @@ import { calibAdminRoutes } from "../src/server/routes/calib-admin.js";
 import { makeFakeCorpora, type FakeCorpora } from "./calib-data-fixture.js";
 
 describe("calib-data text functions", () => {
-  it("normalises case, punctuation, width and format characters for matching", () => {
-    assert.equal(normalizeForMatch("  Hello,   World!! "), "hello world");
-    assert.equal(normalizeForMatch("\ufeffHELLO world."), "hello world");
-    assert.equal(normalizeForMatch("ＡＢＣ　def"), "abc def"); // full-width letters and space (NFKC)
+  it("normalises case, punctuation, whitespace, width and format characters for matching", () => {
+    assert.equal(normalizeForMatch("  Hello,   World!! "), "helloworld");
+    assert.equal(normalizeForMatch("\ufeffHELLO world."), "helloworld");
+    assert.equal(normalizeForMatch("It's late!"), normalizeForMatch("its late."));
+    assert.equal(normalizeForMatch("ＡＢＣ　def"), "abcdef"); // full-width letters and space (NFKC)
     assert.equal(normalizeForMatch("你好。"), "你好");
     assert.equal(normalizeForMatch("..."), "");
+    // Vowel signs are part of Devanagari words: रहा and रही stay different.
+    assert.notEqual(normalizeForMatch("वह आ रहा।"), normalizeForMatch("वह आ रही।"));
   });
 
   it("measures script shares, counting a Latin run inside Han text once", () => {
@@ -88,6 +91,17 @@ describe("calib-data sampling", () => {
     assert.ok(e[0] < e[1] && e[1] < e[2], `edges ${e.join(",")}`);
     assert.equal(bucketOf(e[0], e), "short");
     assert.equal(bucketOf(e[2] + 1, e), "very_long");
+  });
+
+  it("weights every source equally when placing the edges", () => {
+    const pool = [];
+    for (let i = 1; i <= 300; i++) pool.push(cand("train/short.x", i, 2 + (i % 2)));
+    for (let i = 1; i <= 30; i++) pool.push(cand("train/long.x", i, 10 + i));
+    const plain = bucketEdges(pool.map((c) => c.units));
+    assert.ok(plain[2] <= 4, `unweighted edges ${plain.join(",")}`);
+    const balanced = sampleStratified(pool, { size: 40, seed: "w" });
+    assert.ok(balanced.edges[2] >= 10, `balanced edges ${balanced.edges.join(",")}`);
+    assert.ok(balanced.members.filter((m) => m.file === "train/long.x").length >= 15);
   });
 
   it("allocates equal quotas and hands a bucket's shortfall to the others", () => {

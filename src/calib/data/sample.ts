@@ -1,8 +1,8 @@
 /**
  * Seeded, deterministic, length-stratified sampling of a calibration set from a candidate pool.
  *
- * Length buckets are the pool's quartiles (short / medium / long / very_long, inclusive upper bounds
- * made strictly increasing so no bucket collapses on ties). Each bucket gets an equal quota; a bucket
+ * Length buckets are the pool's quartiles, each source file weighted equally (short / medium / long /
+ * very_long, inclusive upper bounds made strictly increasing so no bucket collapses on ties). Each bucket gets an equal quota; a bucket
  * with too few candidates hands its shortfall to the others. Within a bucket, sources (training files)
  * take turns so one large corpus does not crowd out the others, and each source's candidates are
  * ranked by sha256(seed, file, line): the draw depends only on the seed and the pool's content, not on
@@ -31,15 +31,36 @@ export interface SampleResult {
   readonly drawn: Readonly<Record<Bucket, number>>;
 }
 
-/** Quartile edges of `units`, strictly increasing. Throws on an empty list. */
-export function bucketEdges(units: readonly number[]): BucketEdges {
+/**
+ * Quartile edges of `units`, strictly increasing. With `weights`, weighted quartiles: sampling weights
+ * every source file equally, so a large corpus of very short lines (e.g. Tatoeba's first 30k Russian
+ * lines) does not squeeze three of the four buckets into 2-4 tokens. Throws on an empty list.
+ */
+export function bucketEdges(units: readonly number[], weights?: readonly number[]): BucketEdges {
   if (units.length === 0) throw new CalibInputError("cannot compute length buckets of an empty pool");
-  const s = [...units].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.floor(p * (s.length - 1))]!;
+  if (weights !== undefined && weights.length !== units.length) throw new CalibInputError("one weight per length expected");
+  const order = units.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
+  const w = (i: number): number => weights?.[i] ?? 1;
+  const total = order.reduce((acc, i) => acc + w(i), 0);
+  const q = (p: number): number => {
+    let acc = 0;
+    for (const i of order) {
+      acc += w(i);
+      if (acc >= p * total) return units[i]!;
+    }
+    return units[order[order.length - 1]!]!;
+  };
   const e1 = q(0.25);
   const e2 = Math.max(q(0.5), e1 + 1);
   const e3 = Math.max(q(0.75), e2 + 1);
   return [e1, e2, e3];
+}
+
+/** Weights giving every source file the same total weight. */
+export function sourceBalancedWeights(candidates: readonly Pick<Candidate, "file">[]): number[] {
+  const perFile = new Map<string, number>();
+  for (const c of candidates) perFile.set(c.file, (perFile.get(c.file) ?? 0) + 1);
+  return candidates.map((c) => 1 / perFile.get(c.file)!);
 }
 
 export function bucketOf(units: number, edges: BucketEdges): Bucket {
@@ -112,7 +133,7 @@ export function sampleStratified(
   if (!Number.isInteger(opts.size) || opts.size < 1) throw new CalibInputError(`set size must be a positive integer, got ${opts.size}`);
   const ex = opts.exclusions ?? NO_EXCLUSIONS;
   const eligible = candidates.filter((c) => !isExcluded(c, ex) && !(opts.taken?.has(lineId(c.file, c.line)) ?? false));
-  const edges = opts.edges ?? bucketEdges(eligible.map((c) => c.units));
+  const edges = opts.edges ?? bucketEdges(eligible.map((c) => c.units), sourceBalancedWeights(eligible));
   const byBucket = new Map<Bucket, Map<string, { key: string; c: Candidate }[]>>();
   for (const b of BUCKETS) byBucket.set(b, new Map());
   const available = emptyCounts();

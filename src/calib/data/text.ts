@@ -12,18 +12,13 @@ export function sha256Hex(text: string): string {
 
 /**
  * The form two sentences are compared in for de-duplication and evaluation-overlap checks:
- * NFKC, format characters (BOM, zero-width joiners) dropped, lower-cased, punctuation and symbols
- * turned into spaces, whitespace collapsed. Aggressive on purpose: a near-copy of an evaluation
- * sentence ("Hello!" vs "hello.") must count as a match.
+ * NFKC, lower-cased, and only letters, combining marks and digits kept (punctuation, symbols,
+ * whitespace and format characters such as a BOM dropped). Aggressive on purpose: a near-copy of an
+ * evaluation sentence ("It's late!" vs "its late.") must count as a match; rejecting a training line
+ * too many costs nothing.
  */
 export function normalizeForMatch(text: string): string {
-  return text
-    .normalize("NFKC")
-    .replace(/\p{Cf}/gu, "")
-    .toLowerCase()
-    .replace(/[\p{P}\p{S}]+/gu, " ")
-    .replace(/\s+/gu, " ")
-    .trim();
+  return text.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{M}\p{N}]+/gu, "");
 }
 
 /** sha256 of the normalised form; "" for a sentence with nothing left after normalisation. */

@@ -77,7 +77,8 @@ export async function runCommand(io: CommandIo, usage: string, body: () => Promi
       io.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
-    io.stderr.write(`error: ${err.stack ?? err.message}\n`);
+    // Unexpected: the message, and the stack when GLOSSA_DEBUG is set (as the dispatcher does).
+    io.stderr.write(`error: ${process.env.GLOSSA_DEBUG ? err.stack ?? err.message : `${err.name}: ${err.message}`}\n`);
     return 1;
   }
 }

@@ -133,3 +133,15 @@ test("thread count does not change results", async () => {
   const three = await (await Engine.load({ modelDir: MODEL, threads: 3, kvBlocks: 512 })).generate(reqs);
   assert.deepEqual(three, one);
 });
+
+test("dispose frees the engine after a running step; later use is refused", async () => {
+  const e = await Engine.load({ modelDir: MODEL, threads: 1, kvBlocks: 64 });
+  e.add(1, request(1));
+  const p = e.step();
+  const d = e.dispose();
+  await p;
+  await d;
+  assert.throws(() => e.add(2, request(2)), /disposed/);
+  await assert.rejects(e.step(), /disposed/);
+  await e.dispose();
+});

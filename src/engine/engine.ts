@@ -49,6 +49,7 @@ export class Engine implements StepEngine {
   private queuedCancels = new Set<number>();
   private lastStats: PoolStats;
   private nextInternalId = 2 ** 50;
+  private disposed = false;
 
   private constructor(native: NativeEngine, ckpt: Checkpoint) {
     this.native = native;
@@ -122,6 +123,7 @@ export class Engine implements StepEngine {
   }
 
   add(id: number, req: GenerateRequest): void {
+    if (this.disposed) throw new EngineError("engine disposed");
     this.validate(id, req);
     this.live.add(id);
     if (this.inFlight) {
@@ -141,6 +143,7 @@ export class Engine implements StepEngine {
   }
 
   async step(opts: StepOptions = {}): Promise<StepOutput> {
+    if (this.disposed) throw new EngineError("engine disposed");
     if (this.inFlight) throw new EngineError("a step is already running");
     const budget = opts.encodeTokenBudget ?? DEFAULT_ENCODE_TOKEN_BUDGET;
     if (!Number.isInteger(budget) || budget <= 0) throw new EngineError("encodeTokenBudget must be a positive integer");
@@ -185,14 +188,16 @@ export class Engine implements StepEngine {
       else this.queuedCancels.add(id);
       return true;
     }
-    this.native.cancel(id);
-    this.lastStats = this.native.poolStats();
+    if (!this.disposed) {
+      this.native.cancel(id);
+      this.lastStats = this.native.poolStats();
+    }
     return true;
   }
 
   /** Pool occupancy; while a step runs, the figures as of the end of the previous step. */
   poolStats(): PoolStats {
-    return this.inFlight ? this.lastStats : this.native.poolStats();
+    return this.inFlight || this.disposed ? this.lastStats : this.native.poolStats();
   }
 
   pending(): number {
@@ -213,6 +218,20 @@ export class Engine implements StepEngine {
     } catch (e) {
       throw new EngineError((e as Error).message);
     }
+  }
+
+  /** Frees weights, KV cache and threads (after a running step finishes); the engine is unusable afterwards. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
+    this.live.clear();
+    this.queuedAdds = [];
+    this.native.dispose();
+  }
+
+  close(): Promise<void> {
+    return this.dispose();
   }
 
   /**

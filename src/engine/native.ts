@@ -31,6 +31,8 @@ export interface NativeEngine {
   check(): string[];
   pending(): number;
   debugForward(srcIds: Int32Array): { encoderOut: Float32Array; logits: Float32Array };
+  /** Frees the engine's memory now; later calls throw. */
+  dispose(): void;
 }
 
 interface NativeModule {

@@ -51,6 +51,11 @@ export class Translator {
     return results.map((result) => ({ text: this.tokenizer.decode(result.ids), result }));
   }
 
+  /** Frees the engine. */
+  close(): Promise<void> {
+    return this.engine.dispose();
+  }
+
   async translate(texts: string[], src: Language, tgt: Language, opts: Partial<DecodeOptions> = {}): Promise<string[]> {
     return (await this.translateDetailed(texts, src, tgt, opts)).map((d) => d.text);
   }

@@ -115,7 +115,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                         InstanceMethod("poolStats", &NativeEngine::PoolStats),
                         InstanceMethod("check", &NativeEngine::Check),
                         InstanceMethod("pending", &NativeEngine::Pending),
-                        InstanceMethod("debugForward", &NativeEngine::DebugForward)});
+                        InstanceMethod("debugForward", &NativeEngine::DebugForward),
+                        InstanceMethod("dispose", &NativeEngine::Dispose)});
   }
 
   explicit NativeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEngine>(info) {
@@ -124,16 +125,25 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     core_.reset(info[0].As<Napi::External<EngineCore>>().Data());
   }
 
-  EngineCore& core() { return *core_; }
+  EngineCore& core() { return *core_; }  // only while a step runs (never disposed then)
   std::atomic<bool>& busy() { return busy_; }
 
  private:
   void requireIdle(Napi::Env env) {
     if (busy_.load()) throw Napi::Error::New(env, "engine busy: a step is running");
+    if (!core_) throw Napi::Error::New(env, "engine disposed");
+  }
+
+  // Frees weights, KV pool and threads now instead of at garbage collection.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (busy_.load()) throw Napi::Error::New(info.Env(), "engine busy: a step is running");
+    core_.reset();
+    return info.Env().Undefined();
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    requireIdle(env);
     Napi::Object o = Napi::Object::New(env);
     o.Set("kernels", core_->backend().name());
     Napi::Array feats = Napi::Array::New(env);
@@ -172,7 +182,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return Napi::Boolean::New(info.Env(), core_->cancel(info[0].As<Napi::Number>().Int64Value()));
   }
 
-  Napi::Value Pending(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->pending()); }
+  Napi::Value Pending(const Napi::CallbackInfo& info) {
+    requireIdle(info.Env());
+    return Napi::Number::New(info.Env(), core_->pending());
+  }
 
   Napi::Value PoolStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

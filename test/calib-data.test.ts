@@ -38,7 +38,7 @@ import {
   setStats,
   type CalibDataContext,
 } from "../src/calib/data/service.js";
-import { candidatesOf, poolOf } from "../src/calib/data/store.js";
+import { poolEntries, poolOf, poolSourcesOf, packInt32, unpackInt32 } from "../src/calib/data/store.js";
 import { calibDataCommand } from "../src/cli/commands/calib-data.js";
 import { calibAdminRoutes } from "../src/server/routes/calib-admin.js";
 import { makeFakeCorpora, type FakeCorpora } from "./calib-data-fixture.js";
@@ -331,6 +331,30 @@ describe("calib-data sets in the registry", () => {
     assert.equal(readStoredSetText(ctx, "de-other").length, 64);
   });
 
+  it("stores the pool packed per source file and re-imports it when a training file changes", () => {
+    assert.deepEqual(unpackInt32(packInt32([1, 7, 65536, 2_000_000_000])), [1, 7, 65536, 2_000_000_000]);
+    const before = poolOf(reg.db, "de")!;
+    const sources = poolSourcesOf(reg.db, before.id);
+    assert.deepEqual(sources.map((x) => x.file), ["train/en-de/alpha.de", "train/en-de/beta.de"]);
+    assert.equal(poolEntries(sources).length, before.candidates);
+    assert.ok(sources.every((x) => x.targetFile !== null && /^[0-9a-f]{64}$/.test(x.fileSha256)));
+    // Append a new line to beta: the stored pool is stale, sampling re-imports and may draw the new line.
+    const path = join(fx.corpora, "train/en-de/beta.de");
+    const original = readFileSync(path, "utf8");
+    const originalEn = readFileSync(join(fx.corpora, "train/en-de/beta.en"), "utf8");
+    appendFileSync(path, "Ein neuer Satz über die Wolken am Berg kam heute dazu.\n");
+    appendFileSync(join(fx.corpora, "train/en-de/beta.en"), "A new sentence about the clouds on the mountain was added today.\n");
+    try {
+      sampleSet(ctx, { lang: "de", size: 16, seed: "t1", name: "de-after-change" });
+      const after = poolOf(reg.db, "de")!;
+      assert.notEqual(after.id, before.id, "the pool was re-imported");
+      assert.equal(after.candidates, before.candidates + 1);
+    } finally {
+      writeFileSync(path, original);
+      writeFileSync(join(fx.corpora, "train/en-de/beta.en"), originalEn);
+    }
+  });
+
   it("refuses to draw from a pool when the eval data gained a sentence that is in it", () => {
     // A new evaluation file holding a pooled sentence: the pool's fingerprint no longer matches, so
     // sampling re-imports and the sentence can no longer be drawn.
@@ -341,7 +365,7 @@ describe("calib-data sets in the registry", () => {
     assert.ok(fresh.evalIndex!.hashes.has(sha256Hex(normalizeForMatch(pooled))));
     const pool = poolOf(reg.db, "de")!;
     assert.equal(pool.evalFingerprint, fresh.evalIndex!.fingerprint, "sampling re-imported the pool");
-    assert.ok(!candidatesOf(reg.db, pool.id).some((c) => c.file === "train/en-de/beta.de" && c.line === 1));
+    assert.ok(!poolEntries(poolSourcesOf(reg.db, pool.id)).some((c) => c.file === "train/en-de/beta.de" && c.line === 1));
   });
 
   it("draws English from the en side of several pairs, each with its reference", () => {

@@ -5,6 +5,7 @@
  * Layout: <corpora>/train/<pair>/<name>.<lang>, with <name>.eval_overlap_lines.txt (1-based line
  * numbers, one per line) and the other side of the pair as <name>.<other>.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { LANGUAGES, resolveLanguage, type Language } from "../../languages.js";
@@ -71,15 +72,29 @@ export function requireLanguage(iso: string): Language {
   return lang;
 }
 
+/** A text file's lines (as readLines) and the sha256 of its bytes. */
+export function readLinesWithHash(path: string): { lines: string[]; sha256: string } {
+  const bytes = readFileSync(path);
+  return { lines: splitLines(bytes.toString("utf8")), sha256: createHash("sha256").update(bytes).digest("hex") };
+}
+
+/** sha256 of a file's bytes. */
+export function fileSha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+function splitLines(text: string): string[] {
+  const lines = text.split("\n");
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
 /**
  * A text file's lines, without line terminators: split on "\n", one trailing empty element (from a final
  * newline) dropped. Line i (1-based) is element i-1. A trailing "\r" is kept: it is part of the stored line.
  */
 export function readLines(path: string): string[] {
-  const text = readFileSync(path, "utf8");
-  const lines = text.split("\n");
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-  return lines;
+  return splitLines(readFileSync(path, "utf8"));
 }
 
 /** The 1-based line numbers listed in an eval-overlap file. Throws on a malformed entry. */

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Language } from "../../languages.js";
-import { readLines, readOverlapList, requireLanguage, trainSourcesFor } from "./corpus.js";
+import { readLinesWithHash, readOverlapList, requireLanguage, trainSourcesFor } from "./corpus.js";
 import { CalibDataError } from "./errors.js";
 import type { EvalIndex } from "./eval-index.js";
 import {
@@ -70,7 +70,9 @@ export interface PoolOptions {
 
 export interface PoolSourceSummary {
   readonly file: string;
-  readonly targetFile?: string;
+  /** sha256 of the file's bytes when the pool was built. */
+  readonly fileSha256: string;
+  readonly target?: { readonly lang: string; readonly file: string; readonly fileSha256: string };
   readonly lines: number;
   readonly accepted: number;
 }
@@ -116,8 +118,9 @@ export function buildPool(corpora: string, iso: string, evalIndex: EvalIndex, op
     return n !== "" && evalIndex.hashes.has(sha256Hex(n));
   };
   for (const src of sources) {
-    const lines = readLines(join(corpora, src.file));
-    const targetLines = src.target ? readLines(join(corpora, src.target.file)) : undefined;
+    const { lines, sha256: fileSha } = readLinesWithHash(join(corpora, src.file));
+    const targetRead = src.target ? readLinesWithHash(join(corpora, src.target.file)) : undefined;
+    const targetLines = targetRead?.lines;
     if (targetLines && targetLines.length !== lines.length) {
       throw new CalibDataError(
         `${src.file} has ${lines.length} lines but its aligned ${src.target!.file} has ${targetLines.length}: not line-aligned`,
@@ -164,7 +167,13 @@ export function buildPool(corpora: string, iso: string, evalIndex: EvalIndex, op
         ...(target ? { target } : {}),
       });
     });
-    summaries.push({ file: src.file, ...(src.target ? { targetFile: src.target.file } : {}), lines: lines.length, accepted });
+    summaries.push({
+      file: src.file,
+      fileSha256: fileSha,
+      ...(src.target && targetRead ? { target: { lang: src.target.lang, file: src.target.file, fileSha256: targetRead.sha256 } } : {}),
+      lines: lines.length,
+      accepted,
+    });
   }
   return { lang: lang.iso, unit, options: opts, candidates, rejected, sources: summaries, evalFingerprint: evalIndex.fingerprint };
 }

@@ -18,12 +18,22 @@ export type Bucket = (typeof BUCKETS)[number];
 /** Inclusive upper bounds of short, medium and long; very_long is everything above the last. */
 export type BucketEdges = readonly [number, number, number];
 
+/** What drawing needs of a candidate: where it is and how long it is. */
+export interface PoolEntry {
+  readonly file: string;
+  readonly line: number;
+  readonly units: number;
+}
+
+/** A set member: a candidate with its provenance hashes and its length bucket. */
 export interface Member extends Candidate {
   readonly bucket: Bucket;
 }
 
-export interface SampleResult {
-  readonly members: readonly Member[];
+export type Drawn<T extends PoolEntry> = T & { readonly bucket: Bucket };
+
+export interface SampleResult<T extends PoolEntry> {
+  readonly members: readonly Drawn<T>[];
   readonly edges: BucketEdges;
   /** Candidates available per bucket (after exclusions). */
   readonly available: Readonly<Record<Bucket, number>>;
@@ -57,7 +67,7 @@ export function bucketEdges(units: readonly number[], weights?: readonly number[
 }
 
 /** Weights giving every source file the same total weight. */
-export function sourceBalancedWeights(candidates: readonly Pick<Candidate, "file">[]): number[] {
+export function sourceBalancedWeights(candidates: readonly Pick<PoolEntry, "file">[]): number[] {
   const perFile = new Map<string, number>();
   for (const c of candidates) perFile.set(c.file, (perFile.get(c.file) ?? 0) + 1);
   return candidates.map((c) => 1 / perFile.get(c.file)!);
@@ -89,8 +99,10 @@ export interface Exclusions {
 
 export const NO_EXCLUSIONS: Exclusions = { hashes: new Set(), lines: new Set() };
 
-export function isExcluded(c: Candidate, ex: Exclusions): boolean {
-  return ex.hashes.has(c.sha256) || ex.hashes.has(c.normHash) || ex.lines.has(lineId(c.file, c.line));
+/** Excluded by line id, or by hash when the entry carries its hashes (a packed pool entry does not). */
+export function isExcluded(c: PoolEntry & Partial<Pick<Candidate, "sha256" | "normHash">>, ex: Exclusions): boolean {
+  if (ex.lines.has(lineId(c.file, c.line))) return true;
+  return (c.sha256 !== undefined && ex.hashes.has(c.sha256)) || (c.normHash !== undefined && ex.hashes.has(c.normHash));
 }
 
 function emptyCounts(): Record<Bucket, number> {
@@ -126,15 +138,15 @@ export function allocate(size: number, available: Readonly<Record<Bucket, number
  * Draws `size` members. `edges` defaults to the quartiles of the eligible pool; pass a set's recorded
  * edges to draw replacements into the same buckets. Candidates in `taken` (lineId) are skipped.
  */
-export function sampleStratified(
-  candidates: readonly Candidate[],
+export function sampleStratified<T extends PoolEntry>(
+  candidates: readonly T[],
   opts: { size: number; seed: string; exclusions?: Exclusions; edges?: BucketEdges; taken?: ReadonlySet<string>; quota?: Readonly<Record<Bucket, number>> },
-): SampleResult {
+): SampleResult<T> {
   if (!Number.isInteger(opts.size) || opts.size < 1) throw new CalibInputError(`set size must be a positive integer, got ${opts.size}`);
   const ex = opts.exclusions ?? NO_EXCLUSIONS;
   const eligible = candidates.filter((c) => !isExcluded(c, ex) && !(opts.taken?.has(lineId(c.file, c.line)) ?? false));
   const edges = opts.edges ?? bucketEdges(eligible.map((c) => c.units), sourceBalancedWeights(eligible));
-  const byBucket = new Map<Bucket, Map<string, { key: string; c: Candidate }[]>>();
+  const byBucket = new Map<Bucket, Map<string, { key: string; c: T }[]>>();
   for (const b of BUCKETS) byBucket.set(b, new Map());
   const available = emptyCounts();
   for (const c of eligible) {
@@ -147,7 +159,7 @@ export function sampleStratified(
   }
   const quota = opts.quota ?? allocate(opts.size, available);
   const drawn = emptyCounts();
-  const members: Member[] = [];
+  const members: Drawn<T>[] = [];
   for (const b of BUCKETS) {
     const files = [...byBucket.get(b)!.entries()].sort(([a], [z]) => (a < z ? -1 : a > z ? 1 : 0));
     const queues = files.map(([, list]) => list.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)));

@@ -2,29 +2,30 @@
  * Calibration-data operations behind `glossa calib-data` and the admin routes: import a language's
  * candidate pool, draw a set, list sets, per-set statistics, exclude members, re-read a set's text.
  */
-import { relative } from "node:path";
+import { join, relative } from "node:path";
 import { LANGUAGES } from "../../languages.js";
 import type { RegistryDb } from "../../storage/db.js";
-import type { CalibExclusionRow, CalibSetRow } from "../../storage/schema/calibration.js";
-import { requireLanguage } from "./corpus.js";
+import type { CalibExclusionRow, CalibPoolRow, CalibPoolSourceRow, CalibSetRow } from "../../storage/schema/calibration.js";
+import { fileSha256, readLines, requireLanguage, trainSourcesFor } from "./corpus.js";
 import { CalibDataError, CalibInputError, CalibNotFoundError } from "./errors.js";
 import { buildEvalIndex, type EvalIndex } from "./eval-index.js";
 import { bucketTable, manifestPath, MANIFEST_FORMAT, readManifest, setHash, writeManifest, type CalibManifest } from "./manifest.js";
 import { buildPool, type PoolOptions, type PoolSourceSummary, type RejectReason } from "./pool.js";
-import { BUCKETS, lineId, sampleStratified, type Bucket, type BucketEdges, type Exclusions, type Member } from "./sample.js";
+import { BUCKETS, lineId, sampleStratified, type Bucket, type BucketEdges, type Drawn, type Exclusions, type Member, type PoolEntry } from "./sample.js";
 import {
   applyMembershipChange,
-  candidatesOf,
   exclusionsOfLang,
   exclusionsOfSet,
   insertSet,
   membersOf,
+  poolEntries,
   poolOf,
+  poolSourcesOf,
   replacePool,
   setByName,
   setsAll,
 } from "./store.js";
-import { normalizeForMatch, sha256Hex, type LengthUnit } from "./text.js";
+import { normalizeForMatch, scriptShare, sha256Hex, type LengthUnit } from "./text.js";
 import { readSetText, type CalibSentence } from "./verify.js";
 
 export const DEFAULT_SET_SIZE = 512;
@@ -135,22 +136,109 @@ function exclusionsFrom(rows: readonly CalibExclusionRow[]): Exclusions {
   };
 }
 
-/**
- * Re-reads members from the corpora (sha256-verified) and re-checks both sides against the evaluation
- * index: a stale pool or a changed evaluation folder can never slip an evaluation sentence into a set.
- */
-function verifyAgainstCorpora(ctx: CalibDataContext, members: readonly Member[]): void {
-  const index = evalIndexOf(ctx);
-  const texts = readSetText(ctx.corpora, members);
-  for (const t of texts) {
-    for (const s of [t.text, t.target?.text]) {
-      if (s === undefined) continue;
-      const n = normalizeForMatch(s);
-      if (n !== "" && index.hashes.has(sha256Hex(n))) {
-        throw new CalibDataError(`${t.file}:${t.line} matches an evaluation sentence: the pool is stale, re-import ${ctx.corpora}`);
+/** A pool known to match the current corpora files and evaluation data, with its packed sources. */
+interface FreshPool {
+  readonly row: CalibPoolRow;
+  readonly sources: readonly CalibPoolSourceRow[];
+}
+
+/** Why a stored pool cannot be drawn from as it is, or undefined when it can. */
+function staleness(ctx: CalibDataContext, row: CalibPoolRow, sources: readonly CalibPoolSourceRow[]): string | undefined {
+  if (row.evalFingerprint !== evalIndexOf(ctx).fingerprint) return "it was built against other evaluation data";
+  if (sources.length === 0) return "it has no stored sources (built by an older Glossa)";
+  for (const s of sources) {
+    for (const [file, sha] of [[s.file, s.fileSha256], [s.targetFile, s.targetFileSha256]] as const) {
+      if (file === null || sha === null) continue;
+      let now: string;
+      try {
+        now = fileSha256(join(ctx.corpora, file));
+      } catch {
+        return `${file} is gone`;
       }
+      if (now !== sha) return `${file} changed since the import`;
     }
   }
+  const current = trainSourcesFor(ctx.corpora, row.lang).map((t) => t.file);
+  const stored = sources.map((s) => s.file);
+  if (current.join("\n") !== [...stored].sort().join("\n")) return "the corpora's training files for it changed";
+  return undefined;
+}
+
+/** The language's pool, (re-)imported first when missing or stale. */
+function freshPool(ctx: CalibDataContext, lang: string): FreshPool {
+  let row = poolOf(ctx.db, lang);
+  const why = row === undefined ? "there is none yet" : staleness(ctx, row, poolSourcesOf(ctx.db, row.id));
+  if (why !== undefined) {
+    ctx.log?.(`importing the ${lang} pool: ${why}`);
+    importPool(ctx, lang);
+    row = poolOf(ctx.db, lang)!;
+  }
+  return { row: row!, sources: poolSourcesOf(ctx.db, row!.id) };
+}
+
+/**
+ * Reads drawn pool entries from the corpora and turns them into members with provenance (sha256 of
+ * the line and of its aligned reference). Both sides are checked against the evaluation index once
+ * more: a stale pool can never slip an evaluation sentence into a set.
+ */
+function materialize(ctx: CalibDataContext, lang: string, pool: FreshPool, drawn: readonly Drawn<PoolEntry>[]): Member[] {
+  const language = requireLanguage(lang);
+  const index = evalIndexOf(ctx);
+  const bySource = new Map(pool.sources.map((s) => [s.file, s]));
+  const cache = new Map<string, string[]>();
+  const lineOf = (file: string, line: number): string => {
+    let lines = cache.get(file);
+    if (!lines) cache.set(file, (lines = readLines(join(ctx.corpora, file))));
+    const t = lines[line - 1];
+    if (t === undefined) throw new CalibDataError(`${file} has no line ${line}: the ${lang} pool is stale, re-import it`);
+    return t;
+  };
+  return drawn.map((d) => {
+    const src = bySource.get(d.file);
+    if (src === undefined) throw new CalibDataError(`${d.file} is not a source of the ${lang} pool`);
+    const text = lineOf(d.file, d.line);
+    const normHash = sha256Hex(normalizeForMatch(text));
+    const targetText = src.targetFile !== null ? lineOf(src.targetFile, d.line) : undefined;
+    for (const side of [text, targetText]) {
+      if (side !== undefined && index.hashes.has(sha256Hex(normalizeForMatch(side)))) {
+        throw new CalibDataError(`${d.file}:${d.line} matches an evaluation sentence: the ${lang} pool is stale, re-import it`);
+      }
+    }
+    return {
+      file: d.file,
+      line: d.line,
+      sha256: sha256Hex(text),
+      normHash,
+      units: d.units,
+      scriptShare: scriptShare(text, language.script).share,
+      bucket: d.bucket,
+      ...(src.targetFile !== null && src.targetLang !== null && targetText !== undefined
+        ? { target: { lang: src.targetLang, file: src.targetFile, line: d.line, sha256: sha256Hex(targetText) } }
+        : {}),
+    };
+  });
+}
+
+/**
+ * Draws and materializes; a drawn line whose text is excluded by hash (or duplicates `avoid`) is
+ * excluded by line too and the draw repeated, so hash exclusions hold although the pool stores no hashes.
+ */
+function drawMembers(
+  ctx: CalibDataContext,
+  lang: string,
+  pool: FreshPool,
+  opts: { size: number; seed: string; exclusions: Exclusions; edges?: BucketEdges; taken?: ReadonlySet<string>; quota?: Record<Bucket, number>; avoid?: ReadonlySet<string> },
+): { members: Member[]; edges: BucketEdges } {
+  const entries = poolEntries(pool.sources);
+  const lines = new Set(opts.exclusions.lines);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const drawn = sampleStratified(entries, { ...opts, exclusions: { hashes: opts.exclusions.hashes, lines } });
+    const members = materialize(ctx, lang, pool, drawn.members);
+    const bad = members.filter((m) => opts.exclusions.hashes.has(m.sha256) || opts.exclusions.hashes.has(m.normHash) || (opts.avoid?.has(m.normHash) ?? false));
+    if (bad.length === 0) return { members, edges: drawn.edges };
+    for (const m of bad) lines.add(lineId(m.file, m.line));
+  }
+  throw new CalibDataError(`could not draw ${opts.size} ${lang} members clear of the exclusions`);
 }
 
 /** Draws a set from the language's pool (importing it first when missing or built against other eval data). */
@@ -165,17 +253,10 @@ export function sampleSet(ctx: CalibDataContext, req: SampleRequest): SetSummary
   if (existing && !req.replace) {
     throw new CalibInputError(`calibration set "${name}" exists (${existing.lang}, ${existing.size} members): pass --replace or another --name`);
   }
-  const index = evalIndexOf(ctx);
-  let pool = poolOf(ctx.db, language.iso);
-  if (pool === undefined || pool.evalFingerprint !== index.fingerprint) {
-    ctx.log?.(pool === undefined ? `no ${language.iso} pool yet: importing` : `${language.iso} pool was built against other evaluation data: re-importing`);
-    importPool(ctx, language.iso);
-    pool = poolOf(ctx.db, language.iso)!;
-  }
-  const candidates = candidatesOf(ctx.db, pool.id);
+  const fresh = freshPool(ctx, language.iso);
+  const pool = fresh.row;
   const exclusions = exclusionsFrom(exclusionsOfLang(ctx.db, language.iso));
-  const drawn = sampleStratified(candidates, { size, seed, exclusions });
-  verifyAgainstCorpora(ctx, drawn.members);
+  const drawn = drawMembers(ctx, language.iso, fresh, { size, seed, exclusions });
   const hash = setHash(language.iso, drawn.members);
   const mPath = manifestPath(ctx.manifestDir, name);
   const row = insertSet(
@@ -343,8 +424,7 @@ export function excludeMembers(ctx: CalibDataContext, name: string, req: Exclude
   const removedList = [...removed.values()];
   let added: Member[] = [];
   if (req.refill) {
-    const pool = poolOf(ctx.db, row.lang);
-    if (pool === undefined) throw new CalibDataError(`no ${row.lang} pool to refill from: run glossa calib-data import --lang ${row.lang}`);
+    const fresh = freshPool(ctx, row.lang);
     const quota: Record<Bucket, number> = { short: 0, medium: 0, long: 0, very_long: 0 };
     for (const m of removedList) quota[m.bucket]++;
     const prior = exclusionsOfLang(ctx.db, row.lang);
@@ -355,9 +435,7 @@ export function excludeMembers(ctx: CalibDataContext, name: string, req: Exclude
     const taken = new Set(members.map((m) => lineId(m.file, m.line)));
     // A replacement must not duplicate a sentence already in the set.
     const inSet = new Set(members.map((m) => m.normHash));
-    const candidates = candidatesOf(ctx.db, pool.id).filter((c) => !inSet.has(c.normHash));
-    added = [...sampleStratified(candidates, { size: removedList.length, seed: row.seed, exclusions, edges: edgesOf(row), taken, quota }).members];
-    verifyAgainstCorpora(ctx, added);
+    added = drawMembers(ctx, row.lang, fresh, { size: removedList.length, seed: row.seed, exclusions, edges: edgesOf(row), taken, quota, avoid: inSet }).members;
   }
   const gone = new Set(removed.keys());
   const next = [...members.filter((m) => !gone.has(lineId(m.file, m.line))), ...added];

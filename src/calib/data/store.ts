@@ -2,26 +2,40 @@
  * Calibration tables (src/storage/schema/calibration.ts) read and written: pools, sets, members,
  * exclusions. Each function is one query or one transaction; the curation logic lives in service.ts.
  */
-import type Database from "better-sqlite3";
 import { and, asc, eq } from "drizzle-orm";
 import { inTransaction, type DbOrTx, type RegistryDb } from "../../storage/db.js";
 import {
-  calibCandidates,
   calibExclusions,
+  calibPoolSources,
   calibPools,
   calibSetMembers,
   calibSets,
-  type CalibCandidateRow,
   type CalibExclusionRow,
   type CalibPoolRow,
+  type CalibPoolSourceRow,
   type CalibSetMemberRow,
   type CalibSetRow,
 } from "../../storage/schema/calibration.js";
 import type { Candidate, Pool } from "./pool.js";
-import type { Bucket, Member } from "./sample.js";
+import type { Bucket, Member, PoolEntry } from "./sample.js";
 
-/** Rows per multi-row INSERT: 12 columns each, well under SQLite's bound-parameter limit. */
+/** Rows per multi-row INSERT: 13 columns each, well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 1000;
+
+/** Packs non-negative integers as little-endian int32. */
+export function packInt32(values: readonly number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeInt32LE(v, i * 4));
+  return b;
+}
+
+export function unpackInt32(b: Uint8Array): number[] {
+  if (b.byteLength % 4 !== 0) throw new Error(`packed int32 array of ${b.byteLength} bytes`);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Array<number>(b.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getInt32(i * 4, true);
+  return out;
+}
 
 function targetColumns(c: Candidate): {
   targetLang: string | null;
@@ -37,12 +51,12 @@ function targetColumns(c: Candidate): {
   };
 }
 
-function rowTarget(r: CalibCandidateRow | CalibSetMemberRow): Candidate["target"] {
+function rowTarget(r: CalibSetMemberRow): Candidate["target"] {
   if (r.targetFile === null || r.targetLang === null || r.targetLine === null || r.targetSha256 === null) return undefined;
   return { lang: r.targetLang, file: r.targetFile, line: r.targetLine, sha256: r.targetSha256 };
 }
 
-export function candidateFromRow(r: CalibCandidateRow): Candidate {
+export function memberFromRow(r: CalibSetMemberRow): Member {
   const target = rowTarget(r);
   return {
     file: r.file,
@@ -51,12 +65,9 @@ export function candidateFromRow(r: CalibCandidateRow): Candidate {
     normHash: r.normHash,
     units: r.units,
     scriptShare: r.scriptShare,
+    bucket: r.bucket as Bucket,
     ...(target ? { target } : {}),
   };
-}
-
-export function memberFromRow(r: CalibSetMemberRow): Member {
-  return { ...candidateFromRow({ ...r, poolId: 0 }), bucket: r.bucket as Bucket };
 }
 
 export interface EvalIndexInfo {
@@ -65,7 +76,7 @@ export interface EvalIndexInfo {
   readonly sentences: number;
 }
 
-/** Replaces `pool.lang`'s pool (row and candidates) in one transaction. */
+/** Replaces `pool.lang`'s pool (row and packed sources) in one transaction. */
 export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo): CalibPoolRow {
   return inTransaction(db, (tx) => {
     tx.delete(calibPools).where(eq(calibPools.lang, pool.lang)).run();
@@ -85,42 +96,31 @@ export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo)
       })
       .returning()
       .get();
-    insertCandidates(db, tx, row.id, pool.candidates);
+    const byFile = new Map<string, Candidate[]>();
+    for (const c of pool.candidates) {
+      let list = byFile.get(c.file);
+      if (!list) byFile.set(c.file, (list = []));
+      list.push(c);
+    }
+    for (const src of pool.sources) {
+      const list = (byFile.get(src.file) ?? []).slice().sort((a, b) => a.line - b.line);
+      tx.insert(calibPoolSources)
+        .values({
+          poolId: row.id,
+          file: src.file,
+          fileSha256: src.fileSha256,
+          lines: src.lines,
+          targetLang: src.target?.lang ?? null,
+          targetFile: src.target?.file ?? null,
+          targetFileSha256: src.target?.fileSha256 ?? null,
+          accepted: list.length,
+          candidateLines: packInt32(list.map((c) => c.line)),
+          candidateUnits: packInt32(list.map((c) => c.units)),
+        })
+        .run();
+    }
     return row;
   });
-}
-
-/**
- * Pools run to hundreds of thousands of rows (English): one prepared statement on drizzle's own
- * better-sqlite3 connection (so inside the open transaction) is an order of magnitude faster than
- * built multi-row inserts; those remain the fallback when the handle exposes no client.
- */
-function insertCandidates(db: RegistryDb, tx: DbOrTx, poolId: number, candidates: readonly Candidate[]): void {
-  const client = (db as RegistryDb & { $client?: Database.Database }).$client;
-  if (client !== undefined && typeof client.prepare === "function") {
-    const insert = client.prepare(
-      `INSERT INTO calib_candidates (pool_id, file, line, sha256, norm_hash, units, script_share,
-         target_lang, target_file, target_line, target_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    for (const c of candidates) {
-      const t = targetColumns(c);
-      insert.run(poolId, c.file, c.line, c.sha256, c.normHash, c.units, c.scriptShare, t.targetLang, t.targetFile, t.targetLine, t.targetSha256);
-    }
-    return;
-  }
-  for (let i = 0; i < candidates.length; i += INSERT_CHUNK) {
-    const chunk = candidates.slice(i, i + INSERT_CHUNK).map((c) => ({
-      poolId,
-      file: c.file,
-      line: c.line,
-      sha256: c.sha256,
-      normHash: c.normHash,
-      units: c.units,
-      scriptShare: c.scriptShare,
-      ...targetColumns(c),
-    }));
-    tx.insert(calibCandidates).values(chunk).run();
-  }
 }
 
 export function poolOf(db: DbOrTx, lang: string): CalibPoolRow | undefined {
@@ -131,14 +131,22 @@ export function poolsAll(db: DbOrTx): CalibPoolRow[] {
   return db.select().from(calibPools).orderBy(asc(calibPools.lang)).all();
 }
 
-export function candidatesOf(db: DbOrTx, poolId: number): Candidate[] {
-  return db
-    .select()
-    .from(calibCandidates)
-    .where(eq(calibCandidates.poolId, poolId))
-    .orderBy(asc(calibCandidates.id))
-    .all()
-    .map(candidateFromRow);
+export function poolSourcesOf(db: DbOrTx, poolId: number): CalibPoolSourceRow[] {
+  return db.select().from(calibPoolSources).where(eq(calibPoolSources.poolId, poolId)).orderBy(asc(calibPoolSources.file)).all();
+}
+
+/** The pool's candidates as drawable entries (file, line, length). */
+export function poolEntries(sources: readonly CalibPoolSourceRow[]): PoolEntry[] {
+  const out: PoolEntry[] = [];
+  for (const s of sources) {
+    const lines = unpackInt32(s.candidateLines);
+    const units = unpackInt32(s.candidateUnits);
+    if (lines.length !== units.length || lines.length !== s.accepted) {
+      throw new Error(`calib_pool_sources ${s.file}: ${lines.length} lines, ${units.length} lengths, ${s.accepted} accepted`);
+    }
+    for (let i = 0; i < lines.length; i++) out.push({ file: s.file, line: lines[i]!, units: units[i]! });
+  }
+  return out;
 }
 
 export interface NewSet {

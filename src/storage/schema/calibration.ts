@@ -1,12 +1,13 @@
 /**
  * Registry schema, calibration domain: each language's candidate pool (training lines that passed the
- * curation filters), calibration sets drawn from it, their members with provenance, and exclusions.
+ * curation filters, packed per source file), calibration sets drawn from it, their members with
+ * provenance, and exclusions.
  * Text is never stored: a line is (corpus-relative file, 1-based line, sha256 of the line as stored).
  */
 import { sql } from "drizzle-orm";
-import { check, index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** One row per language: the latest `calib-data import`. Re-importing replaces the row and its candidates. */
+/** One row per language: the latest `calib-data import`. Re-importing replaces the row and its sources. */
 export const calibPools = sqliteTable(
   "calib_pools",
   {
@@ -31,27 +32,34 @@ export const calibPools = sqliteTable(
   (t) => [uniqueIndex("calib_pools_lang").on(t.lang)],
 );
 
-export const calibCandidates = sqliteTable(
-  "calib_candidates",
+/**
+ * One row per training file of a pool: the file's sha256 when imported (a changed file makes the pool
+ * stale) and the pool's candidates from it, packed: line numbers and lengths as little-endian int32
+ * arrays. Hashes, script shares and references are re-read from the corpora for drawn lines only, so
+ * a pool of a quarter million English lines costs about 2 MB instead of one wide row per line.
+ */
+export const calibPoolSources = sqliteTable(
+  "calib_pool_sources",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     poolId: integer("pool_id")
       .notNull()
       .references(() => calibPools.id, { onDelete: "cascade" }),
+    /** Corpus-relative path, e.g. "train/en-de/multi30k.de". */
     file: text("file").notNull(),
-    line: integer("line").notNull(),
-    sha256: text("sha256").notNull(),
-    /** sha256 of the normalised line: de-duplication and evaluation-overlap key. */
-    normHash: text("norm_hash").notNull(),
-    units: integer("units").notNull(),
-    scriptShare: real("script_share").notNull(),
-    /** Aligned other side (same line number), null when the corpus has none. */
+    fileSha256: text("file_sha256").notNull(),
+    lines: integer("lines").notNull(),
+    /** Aligned other side (same line numbers), null when the corpus has none. */
     targetLang: text("target_lang"),
     targetFile: text("target_file"),
-    targetLine: integer("target_line"),
-    targetSha256: text("target_sha256"),
+    targetFileSha256: text("target_file_sha256"),
+    accepted: integer("accepted").notNull(),
+    /** Int32 LE: 1-based line numbers of the candidates, ascending. */
+    candidateLines: blob("candidate_lines", { mode: "buffer" }).notNull(),
+    /** Int32 LE: each candidate's length in the pool's unit, aligned with candidate_lines. */
+    candidateUnits: blob("candidate_units", { mode: "buffer" }).notNull(),
   },
-  (t) => [uniqueIndex("calib_candidates_line").on(t.poolId, t.file, t.line)],
+  (t) => [uniqueIndex("calib_pool_sources_file").on(t.poolId, t.file)],
 );
 
 export const calibSets = sqliteTable(
@@ -125,7 +133,7 @@ export const calibExclusions = sqliteTable(
 );
 
 export type CalibPoolRow = typeof calibPools.$inferSelect;
-export type CalibCandidateRow = typeof calibCandidates.$inferSelect;
+export type CalibPoolSourceRow = typeof calibPoolSources.$inferSelect;
 export type CalibSetRow = typeof calibSets.$inferSelect;
 export type CalibSetMemberRow = typeof calibSetMembers.$inferSelect;
 export type CalibExclusionRow = typeof calibExclusions.$inferSelect;

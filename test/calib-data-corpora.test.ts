@@ -13,7 +13,8 @@ import { corporaDir, evalDir, repoRoot } from "../src/config.js";
 import { LANGUAGES } from "../src/languages.js";
 import { openRegistry, type Registry } from "../src/storage/db.js";
 import { readManifest } from "../src/calib/data/manifest.js";
-import { readManifestText, readStoredSetText, sampleSet, setStats, type CalibDataContext } from "../src/calib/data/service.js";
+import { readStoredSetText, sampleSet, setStats, type CalibDataContext } from "../src/calib/data/service.js";
+import { loadCalibrationSet } from "../src/calib/data/index.js";
 import { hasTraditionalOnlyHan, scriptShare } from "../src/calib/data/text.js";
 
 function findCorpora(): string | undefined {
@@ -141,7 +142,8 @@ describe("calibration sets on the real corpora", { skip: corpora === undefined ?
       const m = readManifest(join(dir, f));
       assert.equal(m.lang, lang.iso);
       assert.ok(m.size >= 512 && m.members.length === m.size);
-      const { sentences } = readManifestText(corpora!, join(dir, f));
+      const { sentences } = loadCalibrationSet(lang.iso, { manifestDir: dir, corpora: corpora! });
+      assert.equal(sentences.length, m.size);
       assertNoEvaluationSentence(f, sentences);
     }
   });

@@ -39,6 +39,7 @@ import {
   type CalibDataContext,
 } from "../src/calib/data/service.js";
 import { poolEntries, poolOf, poolSourcesOf, packInt32, unpackInt32 } from "../src/calib/data/store.js";
+import { loadCalibrationSet } from "../src/calib/data/index.js";
 import { calibDataCommand } from "../src/cli/commands/calib-data.js";
 import { calibAdminRoutes } from "../src/server/routes/calib-admin.js";
 import { makeFakeCorpora, type FakeCorpora } from "./calib-data-fixture.js";
@@ -265,6 +266,10 @@ describe("calib-data sets in the registry", () => {
     assert.equal(sentences.length, 64);
     const { sentences: viaManifest } = readManifestText(fx.corpora, join(fx.manifestDir, "de.json"));
     assert.deepEqual(viaManifest, sentences);
+    const loaded = loadCalibrationSet("de", { manifestDir: fx.manifestDir, corpora: fx.corpora });
+    assert.deepEqual(loaded.sentences, sentences);
+    assert.equal(loaded.manifest.setHash, listSets(ctx).find((x) => x.name === "de")!.setHash);
+    assert.throws(() => loadCalibrationSet("../de", { manifestDir: fx.manifestDir, corpora: fx.corpora }), CalibInputError);
     const enLines = readLines(join(fx.corpora, "train/en-de/alpha.en"));
     const s = sentences.find((x) => x.file === "train/en-de/alpha.de")!;
     assert.equal(s.target?.text, enLines[s.line - 1]);

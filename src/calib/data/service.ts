@@ -3,7 +3,6 @@
  * candidate pool, draw a set, list sets, per-set statistics, exclude members, re-read a set's text.
  */
 import { join, relative } from "node:path";
-import { LANGUAGES } from "../../languages.js";
 import type { RegistryDb } from "../../storage/db.js";
 import type { CalibExclusionRow, CalibPoolRow, CalibPoolSourceRow, CalibSetRow } from "../../storage/schema/calibration.js";
 import { fileSha256, readLines, requireLanguage, trainSourcesFor } from "./corpus.js";
@@ -11,7 +10,7 @@ import { CalibDataError, CalibInputError, CalibNotFoundError } from "./errors.js
 import { buildEvalIndex, type EvalIndex } from "./eval-index.js";
 import { bucketTable, manifestPath, MANIFEST_FORMAT, readManifest, setHash, writeManifest, type CalibManifest } from "./manifest.js";
 import { buildPool, type PoolOptions, type PoolSourceSummary, type RejectReason } from "./pool.js";
-import { BUCKETS, lineId, sampleStratified, type Bucket, type BucketEdges, type Drawn, type Exclusions, type Member, type PoolEntry } from "./sample.js";
+import { lineId, sampleStratified, type Bucket, type BucketEdges, type Drawn, type Exclusions, type Member, type PoolEntry } from "./sample.js";
 import {
   applyMembershipChange,
   exclusionsOfLang,
@@ -510,9 +509,3 @@ export function readManifestText(corpora: string, manifestFile: string): { manif
   const manifest = readManifest(manifestFile);
   return { manifest, sentences: readSetText(corpora, manifest.members) };
 }
-
-export function servedLanguages(): string[] {
-  return LANGUAGES.map((l) => l.iso);
-}
-
-export { BUCKETS };

@@ -127,10 +127,6 @@ export function poolOf(db: DbOrTx, lang: string): CalibPoolRow | undefined {
   return db.select().from(calibPools).where(eq(calibPools.lang, lang)).get();
 }
 
-export function poolsAll(db: DbOrTx): CalibPoolRow[] {
-  return db.select().from(calibPools).orderBy(asc(calibPools.lang)).all();
-}
-
 export function poolSourcesOf(db: DbOrTx, poolId: number): CalibPoolSourceRow[] {
   return db.select().from(calibPoolSources).where(eq(calibPoolSources.poolId, poolId)).orderBy(asc(calibPoolSources.file)).all();
 }

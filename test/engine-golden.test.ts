@@ -50,24 +50,30 @@ function num(v: unknown): number | undefined {
   return typeof v === "number" ? v : undefined;
 }
 
-/** HF generate() options for the golden run: golden settings, then generation_config.json, then HF defaults. */
-function options(e: Engine, beamSize: number): DecodeOptions {
+/**
+ * HF generate() options for the golden run: settings.greedy / settings.beam4 (the kwargs passed to generate),
+ * then the generation config the goldens were made with, then generation_config.json, then HF defaults.
+ */
+function options(e: Engine, mode: "greedy" | "beam4"): DecodeOptions {
   const s = golden!.settings;
+  const m = (s[mode] ?? {}) as Record<string, unknown>;
+  const gc = (s.generation_config ?? {}) as Record<string, unknown>;
   const g = e.generationDefaults;
-  const maxLength = num(s.max_length) ?? g.maxLength ?? 20;
-  const early = s.early_stopping ?? g.earlyStopping ?? false;
+  const pick = (key: string): unknown => m[key] ?? gc[key] ?? undefined;
+  const maxLength = num(pick("max_length")) ?? g.maxLength ?? 20;
+  const early = pick("early_stopping") ?? g.earlyStopping ?? false;
   return {
-    beamSize,
-    maxNewTokens: num(s.max_new_tokens) ?? maxLength - 1,
-    lengthPenalty: num(s.length_penalty) ?? g.lengthPenalty ?? 1.0,
+    beamSize: num(m.num_beams) ?? (mode === "greedy" ? 1 : 4),
+    maxNewTokens: num(pick("max_new_tokens")) ?? maxLength - 1,
+    lengthPenalty: num(pick("length_penalty")) ?? g.lengthPenalty ?? 1.0,
     earlyStopping: early === true,
-    noRepeatNgramSize: num(s.no_repeat_ngram_size) ?? g.noRepeatNgramSize ?? 0,
-    repetitionPenalty: num(s.repetition_penalty) ?? g.repetitionPenalty ?? 1.0,
+    noRepeatNgramSize: num(pick("no_repeat_ngram_size")) ?? g.noRepeatNgramSize ?? 0,
+    repetitionPenalty: num(pick("repetition_penalty")) ?? g.repetitionPenalty ?? 1.0,
   };
 }
 
-function req(e: Engine, c: GoldenCase, beamSize: number): GenerateRequest {
-  return { srcIds: Int32Array.from(c.src_ids), forcedBosId: c.forced_bos_id, options: options(e, beamSize) };
+function req(e: Engine, c: GoldenCase, mode: "greedy" | "beam4"): GenerateRequest {
+  return { srcIds: Int32Array.from(c.src_ids), forcedBosId: c.forced_bos_id, options: options(e, mode) };
 }
 
 const skip = ready ? false : `needs ${MODEL} and ${GOLDEN}`;
@@ -76,8 +82,9 @@ const engine = (): Promise<Engine> => (enginePromise ??= Engine.load({ modelDir:
 
 test("greedy matches HF token for token, one by one", { skip }, async () => {
   const e = await engine();
+  assert.ok(golden!.cases.length > 0, "golden.json has cases");
   for (const c of golden!.cases) {
-    const [r] = await e.generate([req(e, c, 1)]);
+    const [r] = await e.generate([req(e, c, "greedy")]);
     assert.deepEqual(r!.ids, c.greedy.ids, `${c.id} (${c.src_lang}->${c.tgt_lang})`);
   }
 });
@@ -85,7 +92,7 @@ test("greedy matches HF token for token, one by one", { skip }, async () => {
 test("beam 4 matches HF token for token, one by one", { skip }, async () => {
   const e = await engine();
   for (const c of golden!.cases) {
-    const [r] = await e.generate([req(e, c, 4)]);
+    const [r] = await e.generate([req(e, c, "beam4")]);
     assert.deepEqual(r!.ids, c.beam4.ids, `${c.id} (${c.src_lang}->${c.tgt_lang})`);
     assert.ok(Math.abs(r!.score - c.beam4.score) < 1e-3, `${c.id} score ${r!.score} vs ${c.beam4.score}`);
   }
@@ -94,7 +101,7 @@ test("beam 4 matches HF token for token, one by one", { skip }, async () => {
 test("all cases batched together (greedy and beam 4 mixed) match HF", { skip }, async () => {
   const e = await engine();
   const cases = golden!.cases;
-  const results = await e.generate([...cases.map((c) => req(e, c, 1)), ...cases.map((c) => req(e, c, 4))]);
+  const results = await e.generate([...cases.map((c) => req(e, c, "greedy")), ...cases.map((c) => req(e, c, "beam4"))]);
   cases.forEach((c, i) => {
     assert.deepEqual(results[i]!.ids, c.greedy.ids, `${c.id} greedy`);
     assert.deepEqual(results[cases.length + i]!.ids, c.beam4.ids, `${c.id} beam4`);

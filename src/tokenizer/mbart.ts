@@ -98,7 +98,7 @@ export class MBartTokenizer {
 
   /** Sentence pieces of `text` without special tokens. Special-token strings typed by a user stay text: their ids are dropped. */
   pieces(text: string): number[] {
-    const ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const ids: number[] = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     return ids.filter((id) => !this.specialIds.has(id) || id === this.unkId);
   }
 

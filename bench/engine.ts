@@ -98,11 +98,13 @@ async function main(): Promise<void> {
   console.log(`threads: ${i.threads}  kernels: ${i.kernels}  cpu features: ${i.cpuFeatures.join(" ")}`);
   console.log(`max new tokens: ${maxNew}`);
   console.log("");
+  // warm-up (first-touch allocations, thread start)
+  await engine.generate(await source.requests(4, 4, 8));
   console.log("mode     batch  sentences  out tokens  wall s   tokens/s  latency mean s  latency p50 s  latency max s");
   for (const beamSize of [1, 4]) {
     for (const batch of [1, 8, 32]) {
-      // batch 1: sentences one after another; batch b: b sentences submitted together
-      const rounds = batch === 1 ? 4 : 1;
+      // batch 1: sentences one after another; batch b: b sentences submitted together, a few rounds
+      const rounds = batch === 1 ? 8 : batch === 8 ? 3 : 2;
       const latencies: number[] = [];
       let tokens = 0;
       const start = performance.now();

@@ -1,5 +1,7 @@
 #include "backend/cpu_backend.h"
 
+#include "quant/quantized_linear.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -120,6 +122,10 @@ std::unique_ptr<Buffer> CpuBackend::upload(const TensorRef& t) {
 
 std::unique_ptr<Linear> CpuBackend::createLinear(const std::vector<const TensorRef*>& weightParts,
                                                  const std::vector<const TensorRef*>& biasParts) {
+  // Engine files (calibration pipeline): int8 / int4 / kept-F16 weights get the quantized Linears.
+  if (!weightParts.empty() && isQuantizedLinearDType(weightParts[0]->dtype))
+    return createQuantizedLinear(selectQuantKernels(CpuFeatures::detect(), kernels_.name), pool_, weightParts,
+                                 biasParts);
   return std::make_unique<Float32Linear>(*this, weightParts, biasParts);
 }
 
@@ -161,7 +167,7 @@ void CpuBackend::activate(Activation a, float* x, std::size_t n) {
   pool_.parallelFor(n, [&](std::size_t b, std::size_t e) {
     switch (a) {
       case Activation::Gelu:
-        for (std::size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752440f));
+        kernels_.gelu(x + b, e - b);
         break;
       case Activation::GeluTanh:
         for (std::size_t i = b; i < e; ++i) {
@@ -183,14 +189,10 @@ void CpuBackend::addInPlace(float* x, const float* y, std::size_t n) {
 namespace {
 
 // softmax(scores[0..n)) in place; fixed order.
-void softmaxInPlace(float* s, int n) {
+void softmaxInPlace(const KernelTable& kt, float* s, int n) {
   float mx = -INFINITY;
   for (int i = 0; i < n; ++i) mx = s[i] > mx ? s[i] : mx;
-  float sum = 0.f;
-  for (int i = 0; i < n; ++i) {
-    s[i] = std::exp(s[i] - mx);
-    sum += s[i];
-  }
+  const float sum = kt.expInPlace(s, n, mx);
   const float inv = 1.0f / sum;
   for (int i = 0; i < n; ++i) s[i] *= inv;
 }
@@ -219,7 +221,7 @@ void CpuBackend::segmentAttention(const float* qkv, const int* segStart, const i
       scores.resize(static_cast<std::size_t>(n));
       for (int j = 0; j < n; ++j)
         scores[j] = kernels_.dot(q, qkv + static_cast<std::size_t>(start + j) * ld + d + h * hd, hd) * scale;
-      softmaxInPlace(scores.data(), n);
+      softmaxInPlace(kernels_, scores.data(), n);
       float* o = out + static_cast<std::size_t>(r) * d + h * hd;
       for (int i = 0; i < hd; ++i) o[i] = 0.f;
       for (int j = 0; j < n; ++j)
@@ -254,7 +256,7 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
       scores.resize(static_cast<std::size_t>(row.numKeys));
       for (int j = 0; j < row.numKeys; ++j)
         scores[j] = kernels_.dot(qh, kv.at(row.blocks[j / bs], layer, 0, j % bs) + h * hd, hd) * scale;
-      softmaxInPlace(scores.data(), row.numKeys);
+      softmaxInPlace(kernels_, scores.data(), row.numKeys);
       float* o = out + static_cast<std::size_t>(m) * d + h * hd;
       for (int i = 0; i < hd; ++i) o[i] = 0.f;
       for (int j = 0; j < row.numKeys; ++j)

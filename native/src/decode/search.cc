@@ -51,7 +51,8 @@ void applyLogitsProcessors(std::vector<float>& scores, const std::vector<int>& t
 namespace {
 
 // log(sum(exp(x - mx))) with mx = max(x); float exponentials, double accumulation in a fixed order.
-float logSumExpShifted(const float* x, std::size_t n, float mx) {
+float logSumExpShifted(const float* x, std::size_t n, float mx, const SearchSettings& s) {
+  if (s.sumExp != nullptr) return std::log(s.sumExp(x, static_cast<int>(n), mx));
   double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -70,11 +71,11 @@ bool better(const BeamCandidate& a, const BeamCandidate& b) {
 
 }  // namespace
 
-void logSoftmax(std::vector<float>& x) {
+void logSoftmax(std::vector<float>& x, const SearchSettings& s) {
   float mx = kNegInf;
   for (float v : x) mx = v > mx ? v : mx;
   if (mx == kNegInf) return;
-  const float lse = logSumExpShifted(x.data(), x.size(), mx);
+  const float lse = logSumExpShifted(x.data(), x.size(), mx, s);
   for (float& v : x) v = (v - mx) - lse;
 }
 
@@ -83,20 +84,21 @@ std::vector<BeamCandidate> rowCandidates(const float* logits, int vocab, const s
                                          int maxLength, float beamScore, int beamIndex, int count,
                                          std::vector<float>& scratch) {
   scratch.assign(logits, logits + vocab);
-  logSoftmax(scratch);
+  logSoftmax(scratch, s);
   applyLogitsProcessors(scratch, tokens, opt, s, forcedBosId, maxLength);
   // Keep the best `count` in a small sorted array; most values fail the first comparison.
   std::vector<BeamCandidate> top;
   top.reserve(static_cast<std::size_t>(count) + 1);
+  float floor = kNegInf;  // score of the current last kept candidate once `count` are kept
+  const float* v = scratch.data();
   for (int t = 0; t < vocab; ++t) {
-    const float lp = scratch[static_cast<std::size_t>(t)];
-    if (lp == kNegInf) continue;
-    const BeamCandidate c{lp + beamScore, beamIndex, t};
-    if (c.score == kNegInf) continue;
+    const float sc = v[t] + beamScore;
+    if (!(sc >= floor) || v[t] == kNegInf || sc == kNegInf) continue;  // fast reject (also NaN)
+    const BeamCandidate c{sc, beamIndex, t};
     if (static_cast<int>(top.size()) == count && !better(c, top.back())) continue;
-    auto pos = std::upper_bound(top.begin(), top.end(), c, better);
-    top.insert(pos, c);
+    top.insert(std::upper_bound(top.begin(), top.end(), c, better), c);
     if (static_cast<int>(top.size()) > count) top.pop_back();
+    if (static_cast<int>(top.size()) == count) floor = top.back().score;
   }
   return top;
 }
@@ -109,7 +111,7 @@ GreedyPick greedyPick(const float* logits, int vocab, const std::vector<int>& to
   for (int t = 1; t < vocab; ++t)
     if (scratch[static_cast<std::size_t>(t)] > scratch[static_cast<std::size_t>(best)]) best = t;
   const float mx = scratch[static_cast<std::size_t>(best)];
-  const float lse = logSumExpShifted(scratch.data(), scratch.size(), mx);
+  const float lse = logSumExpShifted(scratch.data(), scratch.size(), mx, s);
   return GreedyPick{best, -lse};
 }
 

@@ -21,6 +21,8 @@ struct SearchSettings {
   int eosId = 2;
   int forcedEosId = -1;
   int minLength = 0;
+  // Vectorised sum of exp(x - shift) from the CPU kernel table (nullptr: portable loop).
+  float (*sumExp)(const float* x, int n, float shift) = nullptr;
 };
 
 // The logits processors generate() builds for these options, applied in HF's order:
@@ -30,7 +32,7 @@ void applyLogitsProcessors(std::vector<float>& scores, const std::vector<int>& t
                            const SearchSettings& s, int forcedBosId, int maxLength);
 
 // In-place log_softmax.
-void logSoftmax(std::vector<float>& x);
+void logSoftmax(std::vector<float>& x, const SearchSettings& s);
 
 struct BeamCandidate {
   float score;  // accumulated log-prob (running score + token log-prob)

@@ -17,6 +17,7 @@ EngineCore::EngineCore(const ModelConfig& cfg, const std::vector<TensorEntry>& t
   search_.forcedEosId = cfg.forcedEosId;
   search_.minLength = cfg.minLength;
   const KernelTable& kt = selectKernels(cpu_, opt.kernels.c_str());
+  search_.sumExp = kt.sumExp;
   threads_ = std::make_unique<ThreadPool>(opt.threads);
   backend_ = std::make_unique<CpuBackend>(kt, *threads_);
   WeightStore weights(tensors);

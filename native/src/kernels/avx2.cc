@@ -84,7 +84,7 @@ void axpy(float a, const float* x, float* y, int n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-const KernelTable kTable{"avx2", gemmPanels, dot, axpy};
+const KernelTable kTable{"avx2", gemmPanels, dot, axpy, genericSumExp, genericExpInPlace, genericGelu};
 
 }  // namespace
 }  // namespace glossa

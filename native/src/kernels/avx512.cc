@@ -103,7 +103,93 @@ void axpy(float a, const float* x, float* y, int n) {
   }
 }
 
-const KernelTable kTable{"avx512", gemmPanels, dot, axpy};
+// exp(x) with Cody-Waite reduction and the Cephes expf polynomial (~1 ulp); 0 below the float range (and -inf).
+inline __m512 exp512(__m512 x) {
+  const __m512 lo = _mm512_set1_ps(-87.33654f);
+  const __m512 hi = _mm512_set1_ps(88.72283f);
+  const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~under), _mm512_scalef_ps(p, n));
+}
+
+float reduceLanes(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  double s = 0;
+  for (int j = 0; j < 16; ++j) s += lanes[j];
+  return static_cast<float>(s);
+}
+
+float sumExp(const float* x, int n, float shift) {
+  const __m512 sh = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_add_ps(acc, exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), sh)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    acc = _mm512_mask_add_ps(acc, m, acc, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh)));
+  }
+  return reduceLanes(acc);
+}
+
+float expInPlace(float* x, int n, float shift) {
+  const __m512 sh = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), sh));
+    _mm512_storeu_ps(x + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    acc = _mm512_mask_add_ps(acc, m, acc, e);
+  }
+  return reduceLanes(acc);
+}
+
+// erf-GELU with the erf evaluation PyTorch's vectorised CPU kernel uses (Abramowitz & Stegun 7.1.26:
+// |error| < 1.5e-7, i.e. about an ulp of the GELU output), the same sequence of operations for all lanes.
+inline __m512 gelu512(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 negZero = _mm512_set1_ps(-0.0f);
+  const __m512 a = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752440f));
+  const __m512 sign = _mm512_and_ps(negZero, a);
+  const __m512 absA = _mm512_abs_ps(a);
+  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), absA, one));
+  __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
+  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
+  const __m512 e = exp512(_mm512_xor_ps(negZero, _mm512_mul_ps(a, a)));
+  const __m512 erfAbs = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_xor_ps(negZero, e), t), r, one);
+  const __m512 erf = _mm512_xor_ps(sign, erfAbs);
+  return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(one, erf));
+}
+
+void gelu(float* x, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(x + i, m, gelu512(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+const KernelTable kTable{"avx512", gemmPanels, dot, axpy, sumExp, expInPlace, gelu};
 
 }  // namespace
 }  // namespace glossa

@@ -1,5 +1,6 @@
 // Portable C++ kernels (no ISA extensions beyond the compiler's baseline).
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/kernel_table.h"
 
@@ -47,8 +48,34 @@ void axpy(float a, const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-const KernelTable kTable{"generic", gemmPanels, dot, axpy};
+}  // namespace
 
+float genericSumExp(const float* x, int n, float shift) {
+  float lanes[8] = {};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] += std::exp(x[i + j] - shift);
+  float s = 0.f;
+  for (int j = 0; j < 8; ++j) s += lanes[j];
+  for (; i < n; ++i) s += std::exp(x[i] - shift);
+  return s;
+}
+
+float genericExpInPlace(float* x, int n, float shift) {
+  float s = 0.f;
+  for (int i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - shift);
+    s += x[i];
+  }
+  return s;
+}
+
+void genericGelu(float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752440f));
+}
+
+namespace {
+const KernelTable kTable{"generic", gemmPanels, dot, axpy, genericSumExp, genericExpInPlace, genericGelu};
 }  // namespace
 
 const KernelTable& genericKernels() { return kTable; }

@@ -26,7 +26,19 @@ struct KernelTable {
   float (*dot)(const float* a, const float* b, int n);
   // y += a * x
   void (*axpy)(float a, const float* x, float* y, int n);
+  // sum_i exp(x[i] - shift) (exp(-inf) = 0), fixed order; exp accurate to ~1-2 ulp.
+  float (*sumExp)(const float* x, int n, float shift);
+  // x[i] = exp(x[i] - shift); returns their sum (fixed order).
+  float (*expInPlace)(float* x, int n, float shift);
+  // x = 0.5 * x * (1 + erf(x / sqrt(2))) elementwise (the same formula for every element, so chunking
+  // never changes a value).
+  void (*gelu)(float* x, std::size_t n);
 };
+
+// Portable exp helpers (used by tables without a vector version).
+float genericSumExp(const float* x, int n, float shift);
+float genericExpInPlace(float* x, int n, float shift);
+void genericGelu(float* x, std::size_t n);
 
 const KernelTable& genericKernels();
 const KernelTable& avx2Kernels();

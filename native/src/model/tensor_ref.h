@@ -7,7 +7,12 @@
 
 namespace glossa {
 
-enum class DType { F32, F16, BF16 };
+// F32/F16/BF16/I8/U8 are safetensors dtypes. The others are logical views of engine-file tensors built by
+// the TypeScript engine-file reader (src/engine/engine-file.ts): F16H = F16 weights kept in half precision
+// at run time; Q8 / Q8A8 = per-row int8 weights [out, in] (+ "<name>_scale" F32 [out]) run as W8A16 / W8A8;
+// Q4 = asymmetric 4-bit weights, two per byte, rows of ceil(in / 2) bytes (+ "<name>_scale" F16 and
+// "<name>_zero" U8 of shape [out, groups]), groups of groupSize along the input dimension.
+enum class DType { F32, F16, BF16, I8, U8, F16H, Q8, Q8A8, Q4 };
 
 const char* dtypeName(DType t);
 std::size_t dtypeSize(DType t);
@@ -20,6 +25,13 @@ struct TensorRef {
   std::vector<std::int64_t> shape;
   const std::uint8_t* data = nullptr;  // into the mapped file
   std::size_t bytes = 0;
+  int groupSize = 0;                     // Q4 only
+  const TensorRef* scale = nullptr;      // Q8 / Q8A8 / Q4: linked by WeightStore
+  const TensorRef* zero = nullptr;       // Q4
+
+  bool quantized() const { return dtype == DType::Q8 || dtype == DType::Q8A8 || dtype == DType::Q4; }
+  // Bytes the data must have for this dtype and shape.
+  std::size_t storageBytes() const;
 
   std::int64_t elements() const;
   // Converts element range [begin, begin + count) to F32.

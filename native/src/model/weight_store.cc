@@ -1,5 +1,6 @@
 #include "model/weight_store.h"
 
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,9 +29,14 @@ WeightStore::WeightStore(const std::vector<TensorEntry>& entries) {
     if (!parseDType(e.dtype, &t.dtype))
       throw std::runtime_error(e.file + ": tensor " + e.name + ": unsupported dtype " + e.dtype +
                                " (expected F32, F16 or BF16)");
+    if (t.dtype == DType::Q4) {
+      t.groupSize = e.dtype.size() > 3 ? std::atoi(e.dtype.c_str() + 3) : 128;
+      if (t.groupSize <= 0 || t.groupSize % 2 != 0)
+        throw std::runtime_error(e.file + ": tensor " + e.name + ": bad 4-bit group size in " + e.dtype);
+    }
     for (auto d : e.shape)
       if (d < 0) throw std::runtime_error(e.file + ": tensor " + e.name + ": negative dimension");
-    const std::size_t expected = static_cast<std::size_t>(t.elements()) * dtypeSize(t.dtype);
+    const std::size_t expected = t.storageBytes();
     if (e.bytes != expected)
       throw std::runtime_error(e.file + ": tensor " + e.name + ": data is " + std::to_string(e.bytes) +
                                " bytes but shape " + shapeString(e.shape) + " of " + e.dtype + " needs " +
@@ -43,6 +49,36 @@ WeightStore::WeightStore(const std::vector<TensorEntry>& entries) {
     t.bytes = e.bytes;
     if (!tensors_.emplace(e.name, std::move(t)).second)
       throw std::runtime_error(e.file + ": tensor " + e.name + ": listed twice");
+  }
+  linkQuantized();
+}
+
+// Quantized weights "<name>" find their scales "<name>_scale" (and zero points "<name>_zero" for Q4).
+void WeightStore::linkQuantized() {
+  for (auto& kv : tensors_) {
+    TensorRef& t = kv.second;
+    if (!t.quantized()) continue;
+    if (t.shape.size() != 2) throw std::runtime_error(t.describe() + ": quantized weight must be 2-D");
+    const std::int64_t out = t.shape[0], in = t.shape[1];
+    auto need = [&](const std::string& suffix, const std::vector<std::int64_t>& shape) -> const TensorRef* {
+      auto it = tensors_.find(t.name + suffix);
+      if (it == tensors_.end()) throw std::runtime_error(t.describe() + ": missing " + t.name + suffix);
+      if (it->second.shape != shape)
+        throw std::runtime_error(it->second.describe() + ": shape " + shapeString(it->second.shape) + ", expected " +
+                                 shapeString(shape));
+      return &it->second;
+    };
+    if (t.dtype == DType::Q4) {
+      const std::int64_t groups = (in + t.groupSize - 1) / t.groupSize;
+      t.scale = need("_scale", {out, groups});
+      t.zero = need("_zero", {out, groups});
+      if (t.scale->dtype != DType::F16 && t.scale->dtype != DType::F32)
+        throw std::runtime_error(t.scale->describe() + ": scales must be F16 or F32");
+      if (t.zero->dtype != DType::U8) throw std::runtime_error(t.zero->describe() + ": zero points must be U8");
+    } else {
+      t.scale = need("_scale", {out});
+      if (t.scale->dtype != DType::F32) throw std::runtime_error(t.scale->describe() + ": scales must be F32");
+    }
   }
 }
 

@@ -30,6 +30,8 @@ class WeightStore {
   std::string files() const;
 
  private:
+  void linkQuantized();
+
   std::map<std::string, std::unique_ptr<MappedFile>> files_;
   std::map<std::string, TensorRef> tensors_;
 };

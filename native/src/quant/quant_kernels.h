@@ -1,0 +1,47 @@
+// Kernels for quantized and half-precision Linear layers (Int8Linear, Int4Linear, Half16Linear), one table
+// per ISA like KernelTable. Packed layouts (16 output columns per panel, kPanelWidth):
+//  - Q8 (W8A16):  int8  q[(p*K + k)*16 + j]                         = W[p*16+j][k]
+//  - Q8A8 (W8A8): int8  q[((p*(Kp/4) + k4)*16 + j)*4 + t]           = W[p*16+j][4*k4+t]   (Kp = K rounded up to 4)
+//  - Q4 (W4A16):  uint8 q[(p*(Kp/2) + kk)*16 + j] = q[n][2kk] | q[n][2kk+1] << 4          (Kp = K rounded up to 2)
+//                 per (panel, group) 16 scales and 16 zero points as floats.
+//  - F16:         uint16 h[(p*K + k)*16 + j]                        = W[p*16+j][k]
+// Batch invariance: every output element is computed with the same operation sequence whatever M is
+// (per-row accumulation over K in order; the W8A8 products are exact int32 sums).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/cpu_features.h"
+
+namespace glossa {
+
+struct QuantKernelTable {
+  const char* name;
+  // y = (x . q^T) * scale[n] + bias[n]
+  void (*gemmQ8)(const float* x, int ldx, int M, int K, const std::int8_t* packed, const float* scale,
+                 const float* bias, float* y, int ldy, int N, int panelBegin, int panelEnd);
+  // xq: M rows of Kp int8 (zero padded), xScale[m]; y = xScale[m] * scale[n] * (xq . q) + bias[n]
+  void (*gemmQ8A8)(const std::int8_t* xq, const float* xScale, int M, int Kp, const std::int8_t* packed,
+                   const std::int32_t* colSum, const float* scale, const float* bias, float* y, int ldy, int N,
+                   int panelBegin, int panelEnd);
+  // groupSums: M rows of `groups` sums of x over each group. y = sum_g s[g][n] * (x_g . q_g[n] - z[g][n] * groupSum) + bias
+  void (*gemmQ4)(const float* x, int ldx, int M, int K, int groupSize, int groups, const std::uint8_t* packed,
+                 const float* scales, const float* zeros, const float* groupSums, const float* bias, float* y,
+                 int ldy, int N, int panelBegin, int panelEnd);
+  void (*gemmF16)(const float* x, int ldx, int M, int K, const std::uint16_t* packed, const float* bias, float* y,
+                  int ldy, int N, int panelBegin, int panelEnd);
+};
+
+const QuantKernelTable& genericQuantKernels();
+const QuantKernelTable& avx2QuantKernels();    // W8A8 with AVX2 (maddubs); the other kernels generic
+const QuantKernelTable& avx512QuantKernels();  // AVX-512 (+ VNNI for W8A8 when present)
+const QuantKernelTable& avx512VnniQuantKernels();
+
+// The quantized kernels matching a float kernel set name ("avx512", "avx2", "generic") on this CPU.
+const QuantKernelTable& selectQuantKernels(const CpuFeatures& cpu, const char* floatKernels);
+
+// IEEE half <-> float (round to nearest even).
+float halfToFloatValue(std::uint16_t h);
+std::uint16_t floatToHalfValue(float f);
+
+}  // namespace glossa

@@ -1,0 +1,315 @@
+// AVX-512 kernels for quantized Linear layers (this ISA only inside the push_options region).
+#include "quant/quant_kernels.h"
+
+namespace glossa {
+namespace quantdetail {
+void avx2GemmQ8A8(const std::int8_t* xq, const float* xScale, int M, int Kp, const std::int8_t* packed,
+                  const std::int32_t* colSum, const float* scale, const float* bias, float* y, int ldy, int N,
+                  int panelBegin, int panelEnd);
+}  // namespace quantdetail
+}  // namespace glossa
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+
+namespace glossa {
+namespace {
+
+constexpr int kW = 16;
+inline int imin(int a, int b) { return a < b ? a : b; }
+
+inline void storeCols(float* out, __m512 v, int cols) {
+  if (cols >= kW)
+    _mm512_storeu_ps(out, v);
+  else
+    _mm512_mask_storeu_ps(out, static_cast<__mmask16>((1u << cols) - 1u), v);
+}
+
+inline __m512 loadCols(const float* p, int cols) {
+  if (cols >= kW) return _mm512_loadu_ps(p);
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << cols) - 1u), p);
+}
+
+// ---- W8A16 ----
+template <int R, int P>
+void q8Tile(const float* x, int ldx, int K, const std::int8_t* b, std::size_t stride, const float* scale,
+            const float* bias, float* y, int ldy, int N, int col0) {
+  __m512 acc[R][P];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int k = 0; k < K; ++k) {
+    __m512 w[P];
+    for (int j = 0; j < P; ++j)
+      w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j * stride + static_cast<std::size_t>(k) * kW))));
+    for (int i = 0; i < R; ++i) {
+      const __m512 a = _mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
+      for (int j = 0; j < P; ++j) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + j * kW, cols = imin(kW, N - c0);
+    const __m512 s = loadCols(scale + c0, cols);
+    const __m512 bv = bias ? loadCols(bias + c0, cols) : _mm512_setzero_ps();
+    for (int i = 0; i < R; ++i)
+      storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_fmadd_ps(acc[i][j], s, bv), cols);
+  }
+}
+
+template <int P>
+void q8Rows(int rows, const float* x, int ldx, int K, const std::int8_t* b, std::size_t stride, const float* scale,
+            const float* bias, float* y, int ldy, int N, int col0) {
+  switch (rows) {
+    case 4: q8Tile<4, P>(x, ldx, K, b, stride, scale, bias, y, ldy, N, col0); break;
+    case 3: q8Tile<3, P>(x, ldx, K, b, stride, scale, bias, y, ldy, N, col0); break;
+    case 2: q8Tile<2, P>(x, ldx, K, b, stride, scale, bias, y, ldy, N, col0); break;
+    default: q8Tile<1, P>(x, ldx, K, b, stride, scale, bias, y, ldy, N, col0); break;
+  }
+}
+
+void gemmQ8(const float* x, int ldx, int M, int K, const std::int8_t* packed, const float* scale, const float* bias,
+            float* y, int ldy, int N, int p0, int p1) {
+  const std::size_t stride = static_cast<std::size_t>(K) * kW;
+  for (int p = p0; p < p1; p += 4) {
+    const int panels = imin(4, p1 - p);
+    const std::int8_t* b = packed + static_cast<std::size_t>(p) * stride;
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int rows = imin(4, M - m0);
+      const float* xm = x + static_cast<std::size_t>(m0) * ldx;
+      float* ym = y + static_cast<std::size_t>(m0) * ldy;
+      switch (panels) {
+        case 4: q8Rows<4>(rows, xm, ldx, K, b, stride, scale, bias, ym, ldy, N, p * kW); break;
+        case 3: q8Rows<3>(rows, xm, ldx, K, b, stride, scale, bias, ym, ldy, N, p * kW); break;
+        case 2: q8Rows<2>(rows, xm, ldx, K, b, stride, scale, bias, ym, ldy, N, p * kW); break;
+        default: q8Rows<1>(rows, xm, ldx, K, b, stride, scale, bias, ym, ldy, N, p * kW); break;
+      }
+    }
+  }
+}
+
+// ---- W8A8 with VNNI (u8 x s8: the int8 activations are offset by 128 and corrected by the column sums) ----
+template <int R, int P>
+void q8a8Tile(const std::int8_t* xq, const float* xScale, int Kp, const std::int8_t* b, std::size_t stride,
+              const std::int32_t* colSum, const float* scale, const float* bias, float* y, int ldy, int N, int col0) {
+  __m512i acc[R][P];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) acc[i][j] = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+  const int K4 = Kp / 4;
+  for (int k4 = 0; k4 < K4; ++k4) {
+    __m512i w[P];
+    for (int j = 0; j < P; ++j)
+      w[j] = _mm512_loadu_si512(b + j * stride + static_cast<std::size_t>(k4) * kW * 4);
+    for (int i = 0; i < R; ++i) {
+      std::int32_t x4;
+      __builtin_memcpy(&x4, xq + static_cast<std::size_t>(i) * Kp + k4 * 4, 4);
+      const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(x4), flip);
+      for (int j = 0; j < P; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, w[j]);
+    }
+  }
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + j * kW, cols = imin(kW, N - c0);
+    const __m512i corr = _mm512_slli_epi32(
+        cols >= kW ? _mm512_loadu_si512(colSum + c0)
+                   : _mm512_maskz_loadu_epi32(static_cast<__mmask16>((1u << cols) - 1u), colSum + c0),
+        7);
+    const __m512 s = loadCols(scale + c0, cols);
+    const __m512 bv = bias ? loadCols(bias + c0, cols) : _mm512_setzero_ps();
+    for (int i = 0; i < R; ++i) {
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], corr));
+      const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(xScale[i]), s);
+      storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_add_ps(_mm512_mul_ps(v, sc), bv), cols);
+    }
+  }
+}
+
+template <int P>
+void q8a8Rows(int rows, const std::int8_t* xq, const float* xScale, int Kp, const std::int8_t* b, std::size_t stride,
+              const std::int32_t* colSum, const float* scale, const float* bias, float* y, int ldy, int N, int col0) {
+  switch (rows) {
+    case 4: q8a8Tile<4, P>(xq, xScale, Kp, b, stride, colSum, scale, bias, y, ldy, N, col0); break;
+    case 3: q8a8Tile<3, P>(xq, xScale, Kp, b, stride, colSum, scale, bias, y, ldy, N, col0); break;
+    case 2: q8a8Tile<2, P>(xq, xScale, Kp, b, stride, colSum, scale, bias, y, ldy, N, col0); break;
+    default: q8a8Tile<1, P>(xq, xScale, Kp, b, stride, colSum, scale, bias, y, ldy, N, col0); break;
+  }
+}
+
+void gemmQ8A8Vnni(const std::int8_t* xq, const float* xScale, int M, int Kp, const std::int8_t* packed,
+                  const std::int32_t* colSum, const float* scale, const float* bias, float* y, int ldy, int N, int p0,
+                  int p1) {
+  const std::size_t stride = static_cast<std::size_t>(Kp) * kW;
+  for (int p = p0; p < p1; p += 4) {
+    const int panels = imin(4, p1 - p);
+    const std::int8_t* b = packed + static_cast<std::size_t>(p) * stride;
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int rows = imin(4, M - m0);
+      const std::int8_t* xm = xq + static_cast<std::size_t>(m0) * Kp;
+      float* ym = y + static_cast<std::size_t>(m0) * ldy;
+      switch (panels) {
+        case 4: q8a8Rows<4>(rows, xm, xScale + m0, Kp, b, stride, colSum, scale, bias, ym, ldy, N, p * kW); break;
+        case 3: q8a8Rows<3>(rows, xm, xScale + m0, Kp, b, stride, colSum, scale, bias, ym, ldy, N, p * kW); break;
+        case 2: q8a8Rows<2>(rows, xm, xScale + m0, Kp, b, stride, colSum, scale, bias, ym, ldy, N, p * kW); break;
+        default: q8a8Rows<1>(rows, xm, xScale + m0, Kp, b, stride, colSum, scale, bias, ym, ldy, N, p * kW); break;
+      }
+    }
+  }
+}
+
+// ---- W4A16, asymmetric, groups along K ----
+template <int R, int P>
+void q4Tile(const float* x, int ldx, int K, int G, int groups, const std::uint8_t* b, std::size_t stride,
+            const float* sP, const float* zP, std::size_t sStride, const float* gsum, const float* bias, float* y,
+            int ldy, int N, int col0) {
+  __m512 out[R][P];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) out[i][j] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi32(15);
+  for (int g = 0; g < groups; ++g) {
+    __m512 lo[R][P], hi[R][P];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < P; ++j) lo[i][j] = hi[i][j] = _mm512_setzero_ps();
+    const int kb = g * G, ke = imin(K, kb + G);
+    int k = kb;
+    for (; k + 1 < ke; k += 2) {
+      __m512 wl[P], wh[P];
+      for (int j = 0; j < P; ++j) {
+        const __m512i v = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j * stride + static_cast<std::size_t>(k / 2) * kW)));
+        wl[j] = _mm512_cvtepi32_ps(_mm512_and_si512(v, low));
+        wh[j] = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
+      }
+      for (int i = 0; i < R; ++i) {
+        const __m512 a0 = _mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
+        const __m512 a1 = _mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k + 1]);
+        for (int j = 0; j < P; ++j) {
+          lo[i][j] = _mm512_fmadd_ps(a0, wl[j], lo[i][j]);
+          hi[i][j] = _mm512_fmadd_ps(a1, wh[j], hi[i][j]);
+        }
+      }
+    }
+    if (k < ke) {  // odd group end: low nibble only
+      for (int j = 0; j < P; ++j) {
+        const __m512i v = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j * stride + static_cast<std::size_t>(k / 2) * kW)));
+        const __m512 wl = _mm512_cvtepi32_ps(_mm512_and_si512(v, low));
+        for (int i = 0; i < R; ++i)
+          lo[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]), wl, lo[i][j]);
+      }
+    }
+    for (int j = 0; j < P; ++j) {
+      const __m512 s = _mm512_loadu_ps(sP + j * sStride + static_cast<std::size_t>(g) * kW);
+      const __m512 z = _mm512_loadu_ps(zP + j * sStride + static_cast<std::size_t>(g) * kW);
+      for (int i = 0; i < R; ++i) {
+        const __m512 acc = _mm512_add_ps(lo[i][j], hi[i][j]);
+        const __m512 gs = _mm512_set1_ps(gsum[static_cast<std::size_t>(i) * groups + g]);
+        out[i][j] = _mm512_fmadd_ps(s, _mm512_fnmadd_ps(z, gs, acc), out[i][j]);
+      }
+    }
+  }
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + j * kW, cols = imin(kW, N - c0);
+    const __m512 bv = bias ? loadCols(bias + c0, cols) : _mm512_setzero_ps();
+    for (int i = 0; i < R; ++i) storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_add_ps(out[i][j], bv), cols);
+  }
+}
+
+void gemmQ4(const float* x, int ldx, int M, int K, int G, int groups, const std::uint8_t* packed, const float* scales,
+            const float* zeros, const float* groupSums, const float* bias, float* y, int ldy, int N, int p0, int p1) {
+  const std::size_t stride = static_cast<std::size_t>((K + 1) / 2) * kW;
+  const std::size_t sStride = static_cast<std::size_t>(groups) * kW;
+  for (int p = p0; p < p1; p += 2) {
+    const int panels = imin(2, p1 - p);
+    const std::uint8_t* b = packed + static_cast<std::size_t>(p) * stride;
+    const float* sP = scales + static_cast<std::size_t>(p) * sStride;
+    const float* zP = zeros + static_cast<std::size_t>(p) * sStride;
+    for (int m0 = 0; m0 < M; m0 += 2) {
+      const int rows = imin(2, M - m0);
+      const float* xm = x + static_cast<std::size_t>(m0) * ldx;
+      const float* gs = groupSums + static_cast<std::size_t>(m0) * groups;
+      float* ym = y + static_cast<std::size_t>(m0) * ldy;
+      if (panels == 2) {
+        if (rows == 2) q4Tile<2, 2>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
+        else q4Tile<1, 2>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
+      } else {
+        if (rows == 2) q4Tile<2, 1>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
+        else q4Tile<1, 1>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
+      }
+    }
+  }
+}
+
+// ---- F16 weights (lm_head / tied embeddings kept in half precision) ----
+template <int R, int P>
+void f16Tile(const float* x, int ldx, int K, const std::uint16_t* b, std::size_t stride, const float* bias, float* y,
+             int ldy, int N, int col0) {
+  __m512 acc[R][P];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int k = 0; k < K; ++k) {
+    __m512 w[P];
+    for (int j = 0; j < P; ++j)
+      w[j] = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + j * stride + static_cast<std::size_t>(k) * kW)));
+    for (int i = 0; i < R; ++i) {
+      const __m512 a = _mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
+      for (int j = 0; j < P; ++j) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + j * kW, cols = imin(kW, N - c0);
+    const __m512 bv = bias ? loadCols(bias + c0, cols) : _mm512_setzero_ps();
+    for (int i = 0; i < R; ++i) storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_add_ps(acc[i][j], bv), cols);
+  }
+}
+
+template <int P>
+void f16Rows(int rows, const float* x, int ldx, int K, const std::uint16_t* b, std::size_t stride, const float* bias,
+             float* y, int ldy, int N, int col0) {
+  switch (rows) {
+    case 4: f16Tile<4, P>(x, ldx, K, b, stride, bias, y, ldy, N, col0); break;
+    case 3: f16Tile<3, P>(x, ldx, K, b, stride, bias, y, ldy, N, col0); break;
+    case 2: f16Tile<2, P>(x, ldx, K, b, stride, bias, y, ldy, N, col0); break;
+    default: f16Tile<1, P>(x, ldx, K, b, stride, bias, y, ldy, N, col0); break;
+  }
+}
+
+void gemmF16(const float* x, int ldx, int M, int K, const std::uint16_t* packed, const float* bias, float* y, int ldy,
+             int N, int p0, int p1) {
+  const std::size_t stride = static_cast<std::size_t>(K) * kW;
+  for (int p = p0; p < p1; p += 4) {
+    const int panels = imin(4, p1 - p);
+    const std::uint16_t* b = packed + static_cast<std::size_t>(p) * stride;
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int rows = imin(4, M - m0);
+      const float* xm = x + static_cast<std::size_t>(m0) * ldx;
+      float* ym = y + static_cast<std::size_t>(m0) * ldy;
+      switch (panels) {
+        case 4: f16Rows<4>(rows, xm, ldx, K, b, stride, bias, ym, ldy, N, p * kW); break;
+        case 3: f16Rows<3>(rows, xm, ldx, K, b, stride, bias, ym, ldy, N, p * kW); break;
+        case 2: f16Rows<2>(rows, xm, ldx, K, b, stride, bias, ym, ldy, N, p * kW); break;
+        default: f16Rows<1>(rows, xm, ldx, K, b, stride, bias, ym, ldy, N, p * kW); break;
+      }
+    }
+  }
+}
+
+const QuantKernelTable kAvx512Vnni{"avx512-vnni", gemmQ8, gemmQ8A8Vnni, gemmQ4, gemmF16};
+const QuantKernelTable kAvx512{"avx512", gemmQ8, quantdetail::avx2GemmQ8A8, gemmQ4, gemmF16};
+
+}  // namespace
+}  // namespace glossa
+#pragma GCC pop_options
+
+namespace glossa {
+const QuantKernelTable& avx512QuantKernels() { return kAvx512; }
+const QuantKernelTable& avx512VnniQuantKernels() { return kAvx512Vnni; }
+}  // namespace glossa
+#else
+namespace glossa {
+const QuantKernelTable& avx512QuantKernels() { return genericQuantKernels(); }
+const QuantKernelTable& avx512VnniQuantKernels() { return genericQuantKernels(); }
+}  // namespace glossa
+#endif

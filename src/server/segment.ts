@@ -138,22 +138,49 @@ const SPLITTERS: Array<(s: string) => string[]> = [
   (s) => [...s],
 ];
 
+/**
+ * Packs consecutive units (from the splitter of this level) into pieces that fit, each as long as possible; a unit
+ * that does not fit alone goes to the next, finer splitter. The longest fitting run is found by galloping then
+ * bisecting, so a long text costs O(pieces * log n) tokenizer calls of bounded length (not one per unit).
+ */
 function packPieces(text: string, fits: Fits, level: number): string[] {
   const split = SPLITTERS[level];
   if (!split) return [text.trim()].filter((s) => s !== ""); // a single character that does not fit: give up here
   const units = split(text).filter((u) => u !== "");
   const out: string[] = [];
-  let acc = "";
-  for (const u of units) {
-    if (acc !== "" && fits(acc + u)) {
-      acc += u;
+  const run = (from: number, count: number) => units.slice(from, from + count).join("");
+  let i = 0;
+  let previous = 1; // units in the previous piece: the first guess for the next one
+  while (i < units.length) {
+    if (!fits(units[i]!)) {
+      out.push(...packPieces(units[i]!, fits, level + 1));
+      i++;
       continue;
     }
-    if (acc !== "") out.push(acc);
-    acc = "";
-    if (fits(u)) acc = u;
-    else out.push(...packPieces(u, fits, level + 1));
+    const remaining = units.length - i;
+    let good = 1; // run(i, good) fits
+    let bad = remaining + 1; // smallest count known not to fit (or past the end)
+    const guess = Math.min(previous, remaining);
+    if (guess > 1) {
+      if (fits(run(i, guess))) good = guess;
+      else bad = guess;
+    }
+    for (let step = Math.max(1, guess >> 3); good < remaining && bad > good + 1; step *= 2) {
+      const n = Math.min(good + step, remaining);
+      if (fits(run(i, n))) good = n;
+      else {
+        bad = n;
+        break;
+      }
+    }
+    while (bad - good > 1 && good < remaining) {
+      const mid = (good + bad) >> 1;
+      if (fits(run(i, mid))) good = mid;
+      else bad = mid;
+    }
+    out.push(run(i, good));
+    previous = good;
+    i += good;
   }
-  if (acc !== "") out.push(acc);
   return out.map((s) => s.trim()).filter((s) => s !== "");
 }

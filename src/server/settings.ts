@@ -98,7 +98,7 @@ export function defaultSettings(): ServerSettings {
     dbPath: dbPath(),
     maxBodyBytes: 1 << 20,
     maxTexts: 128,
-    maxChars: 50_000,
+    maxChars: 30_000,
     queueSize: 2048,
     requestTimeoutMs: 120_000,
     kvBlocks: undefined,

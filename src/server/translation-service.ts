@@ -111,7 +111,7 @@ export class TranslationService {
 
   /** Submits the prepared call as one scheduler group; SchedulerError on queue full, deadline, cancel, failure. */
   run(prepared: PreparedCall, opts: RunOptions): Promise<TextTranslation[]> {
-    const { tokenizer, scheduler } = this.cfg;
+    const { scheduler } = this.cfg;
     const decoded: string[] = new Array<string>(prepared.requests.length).fill("");
     const partialIds: number[][] = prepared.requests.map(() => []);
     const onPartial = opts.onPartial;
@@ -123,12 +123,12 @@ export class TranslationService {
         ? {
             onTokens: (seg: number, tokens: readonly number[]) => {
               partialIds[seg]!.push(...tokens);
-              decoded[seg] = tokenizer.decode(partialIds[seg]!);
+              decoded[seg] = this.decode(partialIds[seg]!, prepared.requests[seg]!.forcedBosId);
               const t = prepared.segmentText[seg]!;
               onPartial(t, this.render(prepared, t, decoded));
             },
             onFinished: (seg: number, result: GenerateResult) => {
-              decoded[seg] = tokenizer.decode(result.ids);
+              decoded[seg] = this.decode(result.ids, prepared.requests[seg]!.forcedBosId);
               const t = prepared.segmentText[seg]!;
               onPartial(t, this.render(prepared, t, decoded));
             },
@@ -139,8 +139,7 @@ export class TranslationService {
   }
 
   private assemble(prepared: PreparedCall, results: readonly GenerateResult[], decoded: string[]): TextTranslation[] {
-    const { tokenizer } = this.cfg;
-    results.forEach((r, k) => (decoded[k] = tokenizer.decode(r.ids)));
+    results.forEach((r, k) => (decoded[k] = this.decode(r.ids, prepared.requests[k]!.forcedBosId)));
     return prepared.texts.map((_, t) => {
       let tokens = 0;
       let finishReason: "eos" | "length" = "eos";
@@ -151,6 +150,13 @@ export class TranslationService {
       });
       return { text: this.render(prepared, t, decoded), tokens, finishReason };
     });
+  }
+
+  /** Text of generated ids; "" when they hold nothing but the decoder start, target code, </s> or padding. */
+  private decode(ids: readonly number[], forcedBosId: number): string {
+    const { info } = this.cfg;
+    const content = ids.some((id) => id !== info.decoderStartId && id !== info.eosId && id !== info.padId && id !== forcedBosId);
+    return content ? this.cfg.tokenizer.decode(ids) : "";
   }
 
   /** The text at `index` rebuilt from the segments' current translations. */

@@ -8,6 +8,7 @@ import { basename } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { Engine } from "../engine/engine.js";
+import { MBartTokenizer } from "../tokenizer/mbart.js";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type StepReport } from "../scheduler/scheduler.js";
 import { createApp, mountAdmin } from "./app.js";
@@ -48,15 +49,9 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-interface TokenizerModule {
-  MBartTokenizer: { fromDir(dir: string): Promise<ServingTokenizer> };
-}
 
 /** Loads the engine (src/engine/engine.ts) and tokenizer (src/tokenizer/mbart.ts) for the settings' model. */
 export async function loadBackend(settings: ServerSettings): Promise<Backend> {
-  // Specifier in a variable: the tokenizer module is written in parallel by another engineer.
-  const tokenizerSpec = "../tokenizer/mbart.js";
-  const { MBartTokenizer } = (await import(tokenizerSpec)) as TokenizerModule;
   const tokenizer = await MBartTokenizer.fromDir(settings.modelDir);
   const engine = await Engine.load({
     modelDir: settings.modelDir,

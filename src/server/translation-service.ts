@@ -16,6 +16,10 @@ export interface ServingTokenizer {
   languageId(mbartCode: string): number;
   encodeSource(text: string, srcMbartCode: string, maxTokens?: number): Int32Array;
   decode(ids: ArrayLike<number>): string;
+  /** Ids that decode to nothing, when the tokenizer tells (MBartTokenizer does). */
+  readonly bosId?: number;
+  readonly unkId?: number;
+  readonly languageIds?: ReadonlyMap<string, number>;
 }
 
 export interface TextTranslation {
@@ -66,6 +70,7 @@ export interface RunOptions {
 }
 
 export class TranslationService {
+  private silent: Set<number> | undefined;
   constructor(private readonly cfg: ServiceConfig) {}
 
   get info(): ModelInfo {
@@ -85,7 +90,8 @@ export class TranslationService {
         throw new HttpError(400, `the text could not be tokenized: ${err instanceof Error ? err.message : String(err)}`);
       }
     };
-    const fits = (s: string) => encode(s).length <= this.cfg.segmentTokens;
+    // Encoded with one token to spare, so that a cut text never looks as if it fitted.
+    const fits = (s: string) => encode(s, this.cfg.segmentTokens + 1).length <= this.cfg.segmentTokens;
     const requests: GenerateRequest[] = [];
     const segmentText: number[] = [];
     const texts = call.texts.map((text, textIndex): PreparedText => {
@@ -152,11 +158,19 @@ export class TranslationService {
     });
   }
 
-  /** Text of generated ids; "" when they hold nothing but the decoder start, target code, </s> or padding. */
+  /** Text of generated ids; "" when they hold only special tokens (decoder start, codes, </s>, padding...). */
   private decode(ids: readonly number[], forcedBosId: number): string {
-    const { info } = this.cfg;
-    const content = ids.some((id) => id !== info.decoderStartId && id !== info.eosId && id !== info.padId && id !== forcedBosId);
-    return content ? this.cfg.tokenizer.decode(ids) : "";
+    if (!ids.some((id) => !this.silentIds.has(id) && id !== forcedBosId)) return "";
+    return this.cfg.tokenizer.decode(ids);
+  }
+
+  private get silentIds(): ReadonlySet<number> {
+    if (!this.silent) {
+      const { info, tokenizer } = this.cfg;
+      const ids = [info.decoderStartId, info.eosId, info.padId, tokenizer.bosId, tokenizer.unkId, ...(tokenizer.languageIds?.values() ?? [])];
+      this.silent = new Set(ids.filter((x): x is number => x !== undefined));
+    }
+    return this.silent;
   }
 
   /** The text at `index` rebuilt from the segments' current translations. */

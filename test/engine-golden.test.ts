@@ -125,6 +125,29 @@ test("every kernel set this CPU has (and one thread) matches HF, batched", { ski
   }
 });
 
+test("a small KV pool (preemption) and a tight encode budget still give HF's tokens", { skip }, async () => {
+  const cases = golden!.cases;
+  const e = await Engine.load({ modelDir: MODEL, kvBlocks: 48, blockSize: 8 });
+  const reqs = [...cases.map((c) => req(e, c, "beam4")), ...cases.map((c) => req(e, c, "greedy"))];
+  reqs.forEach((r, i) => e.add(i, r));
+  const got = new Map<number, number[]>();
+  let preempted = 0;
+  while (e.pending() > 0) {
+    const out = await e.step({ encodeTokenBudget: 40 });
+    assert.deepEqual(out.failed, []);
+    preempted += out.preempted.length;
+    for (const f of out.finished) got.set(f.id, f.result.ids);
+    assert.ok(e.poolStats().usedBlocks <= 48);
+  }
+  assert.ok(preempted > 0, "the pool was too small for everything at once");
+  assert.deepEqual(e.checkConsistency(), []);
+  cases.forEach((c, i) => {
+    assert.deepEqual(got.get(i), c.beam4.ids, `${c.id} beam4`);
+    assert.deepEqual(got.get(cases.length + i), c.greedy.ids, `${c.id} greedy`);
+  });
+  await e.dispose();
+});
+
 test("encoder output and first-step logits match HF", { skip: skip || !golden?.internals?.length ? skip || "no internals in golden.json" : false }, async () => {
   const e = await engine();
   for (const g of golden!.internals!) {

@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { getTableConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { copyMigrationsPrefix, migrationTags, openRegistry, StorageError } from "../src/storage/db.js";
-import { ensureModel, ensureReferenceEngine, findEngine, ModelMissingError, registerEngine } from "../src/storage/engines.js";
+import {
+  EngineFileMismatchError, ensureModel, ensureReferenceEngine, findEngine, ModelMissingError, registerEngine, verifyEngineFiles,
+} from "../src/storage/engines.js";
+import { sha256Bytes } from "../src/storage/hashing.js";
 import { ensureEvalSet, insertEvalRun, latestRunsOfEngine } from "../src/storage/evaluation.js";
 import { isReleased, listReleases, recordGateDecision, releasedEngines } from "../src/storage/releases.js";
 
@@ -160,6 +163,35 @@ describe("models and engines", () => {
       assert.throws(() => registerEngine(reg.db, { ...base, name: "x", language: "xx" }), /invalid engine language/);
       assert.throws(() => registerEngine(reg.db, { ...base, name: "y", language: null, decodeOptions: { beams: 2 } as never }), /unknown decode option/);
       assert.throws(() => registerEngine(reg.db, { ...base, name: "z", language: null, decodeOptions: { maxNewTokens: "3" } as never }), /must be a number/);
+    } finally {
+      reg.close();
+    }
+  });
+});
+
+describe("engine file verification", () => {
+  it("accepts unchanged files and refuses changed or missing ones", async () => {
+    const reg = openRegistry({ path: freshPath() });
+    try {
+      const dir = fakeModelDir("ckpt-v");
+      const ref = await ensureReferenceEngine(reg.db, dir);
+      await verifyEngineFiles(reg.db, ref);
+      // Touched but identical: re-hashed, accepted.
+      utimesSync(join(dir, "model.safetensors"), new Date(2021, 1, 1), new Date(2021, 1, 1));
+      await verifyEngineFiles(reg.db, ref);
+      writeFileSync(join(dir, "model.safetensors"), "other weights");
+      await assert.rejects(verifyEngineFiles(reg.db, ref), (e: unknown) => e instanceof EngineFileMismatchError && /has changed since it was registered/.test(e.message));
+
+      const file = join(tmp, "engine-int8.safetensors");
+      writeFileSync(file, "int8 bytes");
+      const e = registerEngine(reg.db, {
+        name: "v/int8", modelId: ref.modelId, file, recipe: "int8", language: "de", fileSha256: sha256Bytes("int8 bytes"), sizeBytes: 10,
+      });
+      await verifyEngineFiles(reg.db, e);
+      writeFileSync(file, "int8 bytes, tampered");
+      await assert.rejects(verifyEngineFiles(reg.db, e), EngineFileMismatchError);
+      rmSync(file);
+      await assert.rejects(verifyEngineFiles(reg.db, e), /does not exist/);
     } finally {
       reg.close();
     }

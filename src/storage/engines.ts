@@ -1,11 +1,11 @@
 /** Repository: models and engines. */
 import { and, eq } from "drizzle-orm";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions } from "../engine/types.js";
 import { resolveLanguage } from "../languages.js";
 import { inTransaction, StorageError, type DbOrTx, type RegistryDb } from "./db.js";
-import { fingerprintJson, sha256Bytes, weightFiles, weightsSha256 } from "./hashing.js";
+import { fingerprintJson, sha256Bytes, sha256File, weightFiles, weightsSha256 } from "./hashing.js";
 import { engines, models, type EngineRow, type ModelRow } from "./schema/models.js";
 
 /** The reference model folder is missing or not a checkpoint. */
@@ -177,4 +177,36 @@ export function parseDecodeOptions(json: string, what: string): Partial<DecodeOp
     out[k] = v as number | boolean;
   }
   return out as Partial<DecodeOptions>;
+}
+
+/** An engine's files no longer hold the bytes it was registered with. */
+export class EngineFileMismatchError extends StorageError {}
+
+/**
+ * Checks that an engine's file still holds the bytes recorded for it, so that runs are never attributed
+ * to an engine whose weights changed underneath: a checkpoint folder (the reference, or a variant of it)
+ * by its weights hash (skipping the hashing when the files' fingerprint matches a model row with that
+ * hash), a single engine file by its sha256.
+ */
+export async function verifyEngineFiles(db: DbOrTx, e: EngineRow): Promise<void> {
+  if (!existsSync(e.file)) throw new EngineFileMismatchError(`engine ${e.name}: ${e.file} does not exist`);
+  let actual: string;
+  if (statSync(e.file).isDirectory()) {
+    const files = weightFiles(e.file);
+    const fingerprint = fingerprintJson(files);
+    const known = db
+      .select()
+      .from(models)
+      .where(and(eq(models.dir, resolve(e.file)), eq(models.weightsFingerprint, fingerprint), eq(models.weightsSha256, e.fileSha256)))
+      .get();
+    if (known) return;
+    actual = await weightsSha256(e.file, files);
+  } else {
+    actual = await sha256File(e.file);
+  }
+  if (actual !== e.fileSha256) {
+    throw new EngineFileMismatchError(
+      `engine ${e.name}: ${e.file} has changed since it was registered (sha256 ${actual}, registered ${e.fileSha256}); register the new files as a new engine`,
+    );
+  }
 }

@@ -11,7 +11,7 @@
 export { copyMigrationsPrefix, inTransaction, migrationTags, openRegistry, StorageError } from "./db.js";
 export type { DbOrTx, OpenOptions, Registry, RegistryDb } from "./db.js";
 export {
-  engineById, engineDecodeOptions, ensureModel, ensureReferenceEngine, findEngine, listEngines, ModelMissingError,
+  engineById, engineDecodeOptions, EngineFileMismatchError, verifyEngineFiles, ensureModel, ensureReferenceEngine, findEngine, listEngines, ModelMissingError,
   parseDecodeOptions, referenceEngineOf, registerEngine,
 } from "./engines.js";
 export type { NewEngine } from "./engines.js";

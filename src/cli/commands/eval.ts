@@ -16,6 +16,7 @@ import { formatTable, round2 } from "../../eval/table.js";
 import { openEngineTranslator } from "../../eval/engineTranslator.js";
 import type { TranslatorFactory } from "../../eval/translator.js";
 import { openRegistry } from "../../storage/db.js";
+import { verifyEngineFiles } from "../../storage/engines.js";
 import { csv, describeEngine, positiveInt, PROCESS_IO, resolveEngineArg, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
 
 
@@ -72,6 +73,7 @@ export async function evalCommand(argv: string[], io: CommandIo = PROCESS_IO, fa
     const reg = openRegistry();
     try {
       const { engine } = await resolveEngineArg(reg, values.engine);
+      await verifyEngineFiles(reg.db, engine);
       io.stderr.write(`evaluating ${describeEngine(engine)} on ${entries.length} set/pair(s)${limit ? `, first ${limit} lines each` : ""}\n`);
       const translator = await factory(engine);
       let results: EvalResult[];

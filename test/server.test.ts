@@ -380,7 +380,7 @@ test("/admin is mounted behind the admin key", opts, async () => {
   const admin = new Hono().get("/ping", (c) => c.json({ pong: true }));
   await withServer({ adminKey: "s3cret" }, async (base) => {
     assert.equal((await fetch(`${base}/admin/ping`)).status, 401);
-    assert.equal((await fetch(`${base}/admin/ping`, { headers: { "x-admin-key": "wrong" } })).status, 401);
+    assert.equal((await fetch(`${base}/admin/ping`, { headers: { "x-admin-key": "wrong" } })).status, 403);
     const ok = await fetch(`${base}/admin/ping`, { headers: { authorization: "Bearer s3cret" } });
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { pong: true });
@@ -388,6 +388,13 @@ test("/admin is mounted behind the admin key", opts, async () => {
   await withServer({}, async (base) => {
     assert.equal((await fetch(`${base}/admin/ping`, { headers: { "x-admin-key": "s3cret" } })).status, 404);
   }, admin);
+  // By default the calibration-data routes are mounted there, behind the same key.
+  await withServer({ adminKey: "s3cret" }, async (base) => {
+    const anonymous = await fetch(`${base}/admin/calib-data`);
+    assert.equal(anonymous.status, 401);
+    assert.equal(typeof ((await anonymous.json()) as { error: unknown }).error, "string");
+    assert.equal((await fetch(`${base}/admin/calib-data`, { headers: { authorization: "Bearer nope" } })).status, 403);
+  });
 });
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

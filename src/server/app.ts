@@ -2,6 +2,7 @@
  * The HTTP API (Hono): POST /translate (Glossa and LibreTranslate shapes, optional SSE streaming), POST /detect,
  * GET /languages, /health, /ready, /metrics, and the /admin mount point. Every error is answered as JSON {error}.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { LANGUAGES, type Language } from "../languages.js";
 import { isSchedulerError, type SchedulerError } from "../scheduler/errors.js";
@@ -142,25 +143,26 @@ export function createApp(deps: AppDeps): Hono {
 }
 
 /**
- * Mounts an admin sub-app under /admin, protected by the admin key (header `x-admin-key: KEY` or
- * `authorization: Bearer KEY`). Without a key configured, /admin answers 404 (disabled).
+ * The mount point of the admin sub-app (by default the calibration-data routes): everything under /admin requires
+ * the admin key (`authorization: Bearer KEY` or `x-admin-key: KEY`): 401 without one, 403 with a wrong one.
+ * Without GLOSSA_ADMIN_KEY configured, /admin answers 404 (disabled).
  */
 export function mountAdmin(app: Hono, admin: Hono | undefined, adminKey: string | undefined): void {
   app.use("/admin/*", async (c, next) => {
     if (!adminKey || !admin) return jsonError(c, 404, "admin routes are disabled (set GLOSSA_ADMIN_KEY)");
-    const given = c.req.header("x-admin-key") ?? /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    if (given === undefined || !constantTimeEqual(given, adminKey)) return jsonError(c, 401, "admin key required");
+    const bearer = /^Bearer\s+(\S.*)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+    const given = bearer ?? c.req.header("x-admin-key");
+    if (given === undefined || given === "") return jsonError(c, 401, "admin key required (Authorization: Bearer KEY or x-admin-key)");
+    if (!keysEqual(given, adminKey)) return jsonError(c, 403, "admin key rejected");
     await next();
   });
   if (admin) app.route("/admin", admin);
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+/** Constant-time comparison of fixed-length digests (no timing or length leak). */
+function keysEqual(a: string, b: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 /** The request body as JSON or form data, within the size limit; HttpError otherwise. */

@@ -12,6 +12,7 @@ import { MBartTokenizer } from "../tokenizer/mbart.js";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type StepReport } from "../scheduler/scheduler.js";
 import { createApp, mountAdmin } from "./app.js";
+import { calibAdminRoutes } from "./routes/calib-admin.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import { TranslationService, type ServingTokenizer } from "./translation-service.js";
@@ -33,7 +34,7 @@ export interface StartOptions {
   backend?: Backend | Promise<Backend>;
   /** Decode defaults before the client's options (e.g. a released engine's settings). */
   decodeDefaults?: Partial<DecodeOptions>;
-  /** Admin sub-app to mount under /admin; by default src/server/routes/calib-admin.ts when it exists. */
+  /** Admin sub-app to mount under /admin; by default the calibration-data routes (routes/calib-admin.ts). */
   admin?: Hono;
   log?: (msg: string, err?: unknown) => void;
 }
@@ -62,24 +63,6 @@ export async function loadBackend(settings: ServerSettings): Promise<Backend> {
   const disposable = engine as StepEngine & { dispose?: () => void | Promise<void>; close?: () => void | Promise<void> };
   const dispose = disposable.dispose?.bind(engine) ?? disposable.close?.bind(engine);
   return { engine, tokenizer, modelName: basename(settings.modelDir), ...(dispose ? { dispose } : {}) };
-}
-
-/** The calibration admin routes (src/server/routes/calib-admin.ts), when that module exists. */
-async function loadAdminApp(settings: ServerSettings, log: (m: string, e?: unknown) => void): Promise<Hono | undefined> {
-  const spec = "./routes/calib-admin.js";
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (err) {
-    if ((err as { code?: string }).code === "ERR_MODULE_NOT_FOUND") return undefined;
-    log("could not load the admin routes", err);
-    return undefined;
-  }
-  const factory = [mod.default, ...Object.values(mod)].find((v) => typeof v === "function") as
-    | ((ctx: { dbPath: string; modelDir: string; settings: ServerSettings }) => Hono | Promise<Hono>)
-    | undefined;
-  if (!factory) return undefined;
-  return await factory({ dbPath: settings.dbPath, modelDir: settings.modelDir, settings });
 }
 
 /** Requests per second finished recently (exponential moving average), for Retry-After. */
@@ -121,7 +104,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
     log,
   });
-  mountAdmin(app, opts.admin ?? (await loadAdminApp(settings, log)), settings.adminKey);
+  mountAdmin(app, opts.admin ?? calibAdminRoutes({ dbPath: settings.dbPath, settings, log: (line) => log(line) }), settings.adminKey);
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: settings.port, hostname: settings.host }, () => resolve(s as Server));

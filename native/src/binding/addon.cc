@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/engine_core.h"
+#include "quant/quant_binding.h"
 
 namespace glossa {
 namespace {
@@ -389,6 +390,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", ctor);
   exports.Set("loadEngine", Napi::Function::New(env, LoadEngine));
   exports.Set("version", Napi::String::New(env, "1.0.0"));
+  registerQuantBindings(env, exports);  // calibration pipeline (src/calib)
   return exports;
 }
 

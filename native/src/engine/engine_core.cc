@@ -175,7 +175,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
   if (seqs.empty()) return out;
 
   // 3. One decoder pass over every live beam.
-  std::vector<float> logits;
+  std::vector<float>& logits = logits_;  // reused across steps (no page faults for the big vocab rows)
   try {
     model_->decode(seqs, pool_->layout(), logits);
   } catch (const std::exception& e) {

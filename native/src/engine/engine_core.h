@@ -114,6 +114,7 @@ class EngineCore {
   std::unique_ptr<MBartModel> model_;
   std::unique_ptr<BlockPool> pool_;
   std::vector<std::unique_ptr<Request>> requests_;  // arrival order
+  std::vector<float> logits_;                        // last step's logits, one row per sequence
 };
 
 }  // namespace glossa

@@ -17,7 +17,14 @@
         "src/model/mbart.cc",
         "src/kvcache/block_pool.cc",
         "src/decode/search.cc",
-        "src/engine/engine_core.cc"
+        "src/engine/engine_core.cc",
+        "src/quant/quant_kernels_generic.cc",
+        "src/quant/quant_kernels_avx2.cc",
+        "src/quant/quant_kernels_avx512.cc",
+        "src/quant/quantized_linear.cc",
+        "src/quant/quantizers.cc",
+        "src/quant/calib_session.cc",
+        "src/quant/quant_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

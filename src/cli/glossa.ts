@@ -37,6 +37,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => { const { releasesCommand } = await import("./commands/releases.js"); return (argv) => releasesCommand(argv); },
     summary: "list released engines (the reference baseline and gated releases)",
   },
+  calibrate: {
+    load: async () => { const { calibrateCommand } = await import("./commands/calibrate.js"); return (argv) => calibrateCommand(argv); },
+    summary: "build a per-language INT8 / AWQ-INT4 engine, register it, evaluate and gate it (table per pair)",
+  },
   "calib-data": {
     load: async () => { const { calibDataCommand } = await import("./commands/calib-data.js"); return (argv) => calibDataCommand(argv); },
     summary: "per-language calibration sets: import, sample, list, stats, exclude, verify",

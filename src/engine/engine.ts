@@ -7,6 +7,7 @@
 import { cpus } from "node:os";
 
 import { readCheckpoint, type Checkpoint, type GenerationDefaults, type MBartConfig } from "./loader.js";
+import { readEngineCheckpoint } from "./engine-file.js";
 import { nativeAddon, type NativeEngine } from "./native.js";
 import {
   DEFAULT_DECODE_OPTIONS,
@@ -23,6 +24,8 @@ import {
 
 export interface EngineLoadOptions {
   modelDir: string;
+  /** A calibrated engine file (src/engine/engine-file.ts) built from modelDir; its checksum is verified. */
+  enginePath?: string;
   /** Compute threads (default: all cores). */
   threads?: number;
   /** KV cache blocks (default: as many as fit in kvMemoryMiB). */
@@ -78,7 +81,7 @@ export class Engine implements StepEngine {
   }
 
   static async load(opts: EngineLoadOptions): Promise<Engine> {
-    const ckpt = readCheckpoint(opts.modelDir);
+    const ckpt = opts.enginePath ? readEngineCheckpoint(opts.modelDir, opts.enginePath) : readCheckpoint(opts.modelDir);
     const c = ckpt.config;
     const blockSize = opts.blockSize ?? 16;
     if (!Number.isInteger(blockSize) || blockSize <= 0) throw new EngineError("blockSize must be a positive integer");

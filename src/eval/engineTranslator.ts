@@ -5,6 +5,7 @@
  * it accepts them (issue 6), and until then are refused with a clear error.
  */
 import { existsSync, statSync } from "node:fs";
+import { engineModelDir } from "../engine/engine-file.js";
 import { Translator } from "../engine/translator.js";
 import type { EngineRow } from "../storage/schema/models.js";
 import { TranslatorUnavailableError, type SentenceTranslator } from "./translator.js";
@@ -12,7 +13,8 @@ import { TranslatorUnavailableError, type SentenceTranslator } from "./translato
 export async function openEngineTranslator(engine: EngineRow): Promise<SentenceTranslator> {
   if (!existsSync(engine.file)) throw new TranslatorUnavailableError(`engine ${engine.name}: ${engine.file} does not exist`);
   if (!statSync(engine.file).isDirectory()) {
-    throw new TranslatorUnavailableError(`engine ${engine.name}: loading ${engine.recipe} engine files (${engine.file}) is not supported by the Translator yet`);
+    // A calibrated engine file (issue 6): its metadata names the model folder (tokenizer, config).
+    return Translator.load({ modelDir: engineModelDir(engine.file), enginePath: engine.file });
   }
   return Translator.load({ modelDir: engine.file });
 }

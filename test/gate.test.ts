@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { repoRoot } from "../src/config.js";
-import { decideGate, GateError, gateEngine, parseTolerances, type GateTolerances } from "../src/eval/gate.js";
+import { decideGate, GateError, gateEngine, parseTolerances, setTextKey, type GateTolerances } from "../src/eval/gate.js";
 import { readManifests, selectEntries } from "../src/eval/manifest.js";
 import { runEvaluation } from "../src/eval/runner.js";
 import type { SentenceTranslator } from "../src/eval/translator.js";
@@ -142,6 +142,16 @@ describe("gate arithmetic", () => {
     assert.deepEqual(onlyT.reasons.map((r) => `${r.pair}/${r.setName}`), ["de-en/t"]);
     const onlyEnDe = decideGate(deEngine, REF, eng, ref, DEFAULT, { pairs: ["en-de"] });
     assert.deepEqual(onlyEnDe.reasons.map((r) => r.pair), ["en-de"]);
+  });
+
+  it("ignores runs on set texts the manifests no longer name", () => {
+    const [k1, old] = run(1, "de-en", 30, 60, "s");
+    const ref = runs([k1, old]);
+    const eng = runs(run(2, "de-en", 20, 50, "s"));
+    const current = new Set([setTextKey("s", "de-en", "1", "2")]);
+    assert.equal(decideGate(ENG, REF, eng, ref, DEFAULT, { currentSetTexts: current }).decision, "fail");
+    // The same runs, but the manifest now names another text: nothing left to compare.
+    assert.throws(() => decideGate(ENG, REF, eng, ref, DEFAULT, { currentSetTexts: new Set([setTextKey("s", "de-en", "9", "9")]) }), /no evaluation runs in scope/);
   });
 
   it("refuses to gate the reference, or with nothing to compare", () => {

@@ -105,6 +105,16 @@ export function toleranceFor(t: GateTolerances, pair: string): Tolerance {
 export interface GateScope {
   sets?: string[];
   pairs?: string[];
+  /**
+   * The set texts the manifests name now (setTextKey of each entry). When given, runs on any other
+   * text (an older version of a set, or a set no longer in the manifests) are ignored.
+   */
+  currentSetTexts?: ReadonlySet<string>;
+}
+
+/** Identity of one set text in one direction, as manifests and eval_sets rows both know it. */
+export function setTextKey(set: string, pair: string, sourceSha256: string, refSha256: string): string {
+  return `${set}|${pair}|${sourceSha256}|${refSha256}`;
 }
 
 export interface GateOutcome {
@@ -134,6 +144,7 @@ function comparablePair(engineRuns: RunWithSet[], referenceRuns: RunWithSet[]): 
 function inScope(r: RunWithSet, engine: EngineRow, scope: GateScope): boolean {
   if (scope.sets && !scope.sets.includes(r.set.name)) return false;
   if (scope.pairs && !scope.pairs.includes(r.run.pair)) return false;
+  if (scope.currentSetTexts && !scope.currentSetTexts.has(setTextKey(r.set.name, r.set.pair, r.set.sourceSha256, r.set.refSha256))) return false;
   if (engine.language !== null && r.set.srcLang !== engine.language && r.set.tgtLang !== engine.language) return false;
   return true;
 }
@@ -190,7 +201,8 @@ export function decideGate(
       referenceChrf: r?.run.chrf ?? null,
     };
     if (!e || !r) {
-      const need = g.reference[0] ?? g.engine[0]!;
+      const largestFirst = (xs: RunWithSet[]) => [...xs].sort((a, b) => (b.run.lineLimit ?? Infinity) - (a.run.lineLimit ?? Infinity));
+      const need = largestFirst(g.reference)[0] ?? largestFirst(g.engine)[0]!;
       const who = g.engine.length === 0 || (g.reference.length > 0 && !e) ? engine.name : reference.name;
       const what = g.engine.length === 0 ? `no run of ${engine.name}` : g.reference.length === 0 ? "no reference run to compare with" : "no runs with the same --limit on both sides";
       reasons.push({ ...base, passed: false, reason: `${what}: run glossa eval --engine ${who} --sets ${need.set.name} --pairs ${need.run.pair}${limitText(need)}` });
@@ -236,7 +248,7 @@ export function gateEngine(db: RegistryDb, engine: EngineRow, tolerances: GateTo
     engineId: engine.id,
     referenceEngineId: reference.id,
     decision: outcome.decision,
-    tolerances: { ...tolerances, scope },
+    tolerances: { ...tolerances, scope: { sets: scope.sets ?? null, pairs: scope.pairs ?? null } },
     summary: outcome.summary,
     reasons: outcome.reasons,
   });

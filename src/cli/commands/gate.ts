@@ -10,7 +10,8 @@
 import { parseArgs } from "node:util";
 import { evalDir } from "../../config.js";
 import { csv, describeEngine, PROCESS_IO, resolveEngineArg, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
-import { gateEngine, loadTolerances, toleranceFor, type GateRun } from "../../eval/gate.js";
+import { gateEngine, loadTolerances, setTextKey, toleranceFor, type GateRun } from "../../eval/gate.js";
+import { readManifests } from "../../eval/manifest.js";
 import { formatTable, round2 } from "../../eval/table.js";
 import { openRegistry } from "../../storage/db.js";
 import { parsePair, pairName } from "../../languages.js";
@@ -62,6 +63,10 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
     });
     const sets = csv(values.sets);
     const tolerances = loadTolerances(evalDir(), values.tolerances);
+    // Only runs on the set texts the manifests name now count: a regenerated manifest retires older runs.
+    const currentSetTexts = new Set(
+      [...readManifests(evalDir()).values()].flatMap((m) => m.entries.map((e) => setTextKey(m.set, e.pair, e.source.sha256, e.reference.sha256))),
+    );
     const reg = openRegistry();
     try {
       const { engine, reference } = await resolveEngineArg(reg, values.engine);
@@ -70,7 +75,7 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
         io.stdout.write(values.json ? `${JSON.stringify({ engine: { id: engine.id, name: engine.name }, decision: "baseline" })}\n` : `${msg}\n`);
         return 0;
       }
-      const g = gateEngine(reg.db, engine, tolerances, { ...(sets ? { sets } : {}), ...(pairs ? { pairs } : {}) });
+      const g = gateEngine(reg.db, engine, tolerances, { ...(sets ? { sets } : {}), ...(pairs ? { pairs } : {}), currentSetTexts });
       if (values.json) {
         io.stdout.write(
           `${JSON.stringify(

@@ -13,7 +13,7 @@ import { basename, join, resolve } from "node:path";
 
 import { loadCalibrationSet } from "./data/index.js";
 import { CalibrationSession, type CalibProgress, type CalibrationExample, type QuantizeOptions, type QuantizeResult } from "../engine/calibration.js";
-import { modelConfigSha256, writeEngineFile, type EngineTensor } from "../engine/engine-file.js";
+import { modelConfigSha256, sha256Hex, writeEngineFile, type EngineTensor } from "../engine/engine-file.js";
 import { resolveLanguage } from "../languages.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
 
@@ -43,6 +43,8 @@ export interface BuildOptions {
   recipeOptions?: Partial<QuantizeOptions>;
   /** Limits the examples (tests). */
   maxExamples?: number;
+  /** Ad-hoc teacher-forcing examples instead of a calibration set (tests, experiments); setName then only labels them. */
+  examples?: CalibrationExample[];
   /** sha256 of the model weights (registry), recorded in the metadata. */
   modelWeightsSha256?: string;
   onProgress?: (p: CalibProgress) => void;
@@ -89,7 +91,9 @@ export async function buildCalibratedEngine(opts: BuildOptions): Promise<BuiltEn
   if (!CALIB_RECIPES.includes(opts.recipe) && opts.recipe !== ("fold-only" as CalibRecipe))
     throw new CalibrateError(`unknown recipe ${JSON.stringify(opts.recipe)} (int8, awq-int4)`);
   const setName = opts.setName ?? opts.lang;
-  const { examples, setHash } = await calibrationExamples(opts.modelDir, setName, opts.maxExamples);
+  const { examples, setHash } = opts.examples
+    ? { examples: opts.examples, setHash: sha256Hex(opts.examples.map((e) => `${e.src.join(",")}|${e.labels.join(",")}`).join("\n")) }
+    : await calibrationExamples(opts.modelDir, setName, opts.maxExamples);
   const t1 = performance.now();
   const session = await CalibrationSession.open(opts.modelDir, opts.threads !== undefined ? { threads: opts.threads } : {});
   const timer = opts.onProgress ? setInterval(() => opts.onProgress!(session.progress()), 500) : undefined;

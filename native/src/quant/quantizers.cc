@@ -55,6 +55,9 @@ GroupParams int4Params(const float* w, int n, float clip) {
     mx = std::max(mx, v);
     mn = std::min(mn, v);
   }
+  // The grid always contains 0 (so the zero point lies in [0, 15] and same-sign groups keep their range).
+  mx = std::max(mx, 0.f);
+  mn = std::min(mn, 0.f);
   float s = (mx - mn) / 15.f;
   if (!(s >= 1e-5f)) s = 1e-5f;
   const std::uint16_t bits = floatToHalfValue(s);

@@ -26,8 +26,8 @@ export class CalibrateError extends Error {
 
 /** Default recipe settings (documented in NOTES.md "Calibration and quantization"). */
 export const RECIPE_DEFAULTS: Record<CalibRecipe, Omit<QuantizeOptions, "recipe">> = {
-  int8: { klBudget: 0.01, a8Threshold: 1e-3, sensitivitySentences: 32 },
-  "awq-int4": { groupSize: 128, klBudget: 0.05, sensitivitySentences: 32, clip: true },
+  int8: { klBudget: 0.01, a8Threshold: 1e-3, sensitivitySentences: 16 },
+  "awq-int4": { groupSize: 128, klBudget: 0.02, sensitivitySentences: 16, clip: true },
 };
 
 export interface BuildOptions {

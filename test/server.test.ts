@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { modelDir } from "../src/config.js";
+import { Engine } from "../src/engine/engine.js";
 import { loadBackend, startServer, type Backend, type RunningServer } from "../src/server/server.js";
 import { defaultSettings, type ServerSettings } from "../src/server/settings.js";
 
@@ -19,7 +20,8 @@ let server: RunningServer;
 let url: string;
 
 function settings(over: Partial<ServerSettings> = {}): ServerSettings {
-  return { ...defaultSettings(), port: 0, host: "127.0.0.1", threads: 2, modelDir: MODEL, ...over };
+  // No registry file: only the reference engine is served (routing is tested with an explicit lookup).
+  return { ...defaultSettings(), port: 0, host: "127.0.0.1", threads: 2, modelDir: MODEL, dbPath: join(MODEL, "no-registry.sqlite"), ...over };
 }
 
 before(async () => {
@@ -36,6 +38,7 @@ after(async () => {
 
 /** Starts another server on the shared engine with other settings; the main one must be idle meanwhile. */
 async function withServer<T>(over: Partial<ServerSettings>, fn: (base: string, s: RunningServer) => Promise<T>, admin?: Hono): Promise<T> {
+  await server.scheduler()?.whenIdle(); // two schedulers must never step the shared engine at once
   const s = await startServer({ settings: settings(over), backend, ...(admin ? { admin } : {}) });
   try {
     await s.ready;
@@ -317,7 +320,10 @@ test("504 when a request passes its deadline; its blocks are freed", opts, async
     options: { timeout_ms: 1 },
   });
   assertError(a, 504, /deadline/);
-  await waitFor(async () => metricValue(await metricsText(), "glossa_kv_blocks_used") === 0);
+  await waitFor(async () => {
+    const m = await metricsText();
+    return metricValue(m, "glossa_running_sequences") === 0 && metricValue(m, "glossa_kv_blocks_used") === 0;
+  });
   await withServer({ requestTimeoutMs: 1 }, async (base) => {
     assertError(await post(base, { q: "Slow enough to miss a one millisecond deadline.", source: "en", target: "de" }), 504);
   });
@@ -374,6 +380,49 @@ test("/metrics: Prometheus text with requests by status, latency, queue, batches
   assert.ok(metricValue(m, "glossa_kv_blocks_total") > 0);
   assert.equal(metricValue(m, "glossa_kv_blocks_used") + metricValue(m, "glossa_kv_blocks_free"), metricValue(m, "glossa_kv_blocks_total"));
   assert.equal(metricValue(m, "glossa_ready"), 1);
+});
+
+test("requests go to the released calibrated engine of their source language, else to the reference", opts, async () => {
+  const [reference] = await translate("Bonjour mes amis.", "fr", "en");
+  await server.scheduler()?.whenIdle();
+  const loads: string[] = [];
+  const s = await startServer({
+    settings: settings(),
+    backend,
+    engineLookup: (iso) =>
+      iso === "fr"
+        ? { id: 7, name: "glossa-mini-50/int8-fr", file: "unused", recipe: "int8", decodeOptions: {} }
+        : iso === "de"
+          ? { id: 8, name: "glossa-mini-50/broken-de", file: "unused", recipe: "int8", decodeOptions: {} }
+          : undefined,
+    loadCalibrated: async (ref) => {
+      loads.push(ref.name);
+      if (ref.id === 8) throw new Error("engine file checksum mismatch");
+      // Stands in for the calibrated file: a second engine instance of the same weights.
+      const engine = await Engine.load({ modelDir: MODEL, threads: 2 });
+      return { engine, tokenizer: backend.tokenizer, modelName: ref.name, dispose: () => engine.dispose() };
+    },
+    log: () => {},
+  });
+  try {
+    await s.ready;
+    const fr = await post(s.url, { text: "Bonjour mes amis.", source_lang: "fr", target_lang: "en" });
+    assert.equal(fr.json.engine, "glossa-mini-50/int8-fr");
+    assert.equal(fr.json.translations[0].text, reference, "same weights, same greedy output");
+    const en = await post(s.url, { text: "Good night.", source_lang: "en", target_lang: "fr" });
+    assert.equal(en.json.engine, "glossa-mini-50");
+    const de = await post(s.url, { text: "Guten Morgen.", source_lang: "de", target_lang: "en" });
+    assert.equal(de.status, 200);
+    assert.equal(de.json.engine, "glossa-mini-50", "an engine that fails to load falls back to the reference");
+    await post(s.url, { text: "Merci beaucoup.", source_lang: "fr", target_lang: "es" });
+    assert.deepEqual(loads, ["glossa-mini-50/int8-fr", "glossa-mini-50/broken-de"], "each engine loaded once");
+    const m = await metricsText(s.url);
+    assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50/int8-fr"}'), 2);
+    assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50"}'), 2);
+    assert.equal(metricValue(m, "glossa_kv_blocks_total"), 2 * metricValue(await metricsText(), "glossa_kv_blocks_total"));
+  } finally {
+    await s.close(0);
+  }
 });
 
 test("/admin is mounted behind the admin key", opts, async () => {

@@ -18,8 +18,10 @@ import { undetectable, type TextTranslation, type TranslationService } from "./t
 export interface AppDeps {
   settings: ServerSettings;
   metrics: ServerMetrics;
-  /** The translation service once the engine is loaded; undefined while loading (503). */
+  /** The reference engine's translation service once loaded; undefined while loading (503). */
   service: () => TranslationService | undefined;
+  /** The service for a source language: a released calibrated engine for it, or the reference. */
+  route?: (srcIso: string) => Promise<{ service: TranslationService; engine: string }>;
   /** Name of the served model, shown in answers. */
   modelName: () => string | undefined;
   /** Recent scheduler throughput estimate for Retry-After, in engine requests per second. */
@@ -42,7 +44,10 @@ export interface GlossaResponse {
   translations: GlossaTranslation[];
   source_lang: string;
   target_lang: string;
+  /** The checkpoint served. */
   model: string;
+  /** The engine that translated: the reference (named like the model) or a released calibrated engine. */
+  engine: string;
 }
 
 const MAX_BODY_ERROR = 200;
@@ -96,9 +101,9 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/metrics", (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }));
 
   app.post("/translate", async (c) => {
-    const service = deps.service();
-    if (!service) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
-    const call = await readTranslateCall(c.req.raw, settings, service);
+    const reference = deps.service();
+    if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
+    const call = await readTranslateCall(c.req.raw, settings, reference);
     const { source, detected } = resolveSource(call);
     const timeoutMs = Math.min(settings.requestTimeoutMs, call.timeoutMs ?? settings.requestTimeoutMs);
     const model = deps.modelName() ?? "unknown";
@@ -106,13 +111,17 @@ export function createApp(deps: AppDeps): Hono {
     if (source.iso === call.target.iso) {
       // Nothing to translate: answer the input as it is.
       const same = call.texts.map((text) => ({ text, tokens: 0, finishReason: "eos" as const }));
-      return c.json(formatAnswer(call, same, source, detected, model));
+      return c.json(formatAnswer(call, same, source, detected, { model, engine: "none" }));
     }
+    const routed = deps.route ? await deps.route(source.iso) : { service: reference, engine: model };
+    const service = routed.service;
+    const names = { model, engine: routed.engine };
+    metrics.engineRequests.inc({ engine: routed.engine });
     const prepared = service.prepare(call, source);
     metrics.segments.inc({}, prepared.requests.length);
     const signal = c.req.raw.signal;
 
-    if (call.stream) return streamTranslation(c, deps, call, source, detected, model, (onPartial) =>
+    if (call.stream) return streamTranslation(c, deps, call, source, detected, names, (onPartial) =>
       service.run(prepared, { signal, timeoutMs, onPartial }),
     );
 
@@ -123,7 +132,7 @@ export function createApp(deps: AppDeps): Hono {
       throw schedulerHttpError(err, deps, metrics);
     }
     metrics.textsTranslated.inc({}, results.length);
-    return c.json(formatAnswer(call, results, source, detected, model));
+    return c.json(formatAnswer(call, results, source, detected, names));
   });
 
   app.all("/translate", (c) => jsonError(c, 405, "use POST /translate", { allow: "POST" }));
@@ -196,7 +205,7 @@ function formatAnswer(
   results: readonly TextTranslation[],
   source: Language,
   detected: boolean,
-  model: string,
+  names: { model: string; engine: string },
 ): unknown {
   if (call.shape === "libre") {
     const translatedText = call.single ? results[0]!.text : results.map((r) => r.text);
@@ -213,7 +222,8 @@ function formatAnswer(
     })),
     source_lang: source.iso,
     target_lang: call.target.iso,
-    model,
+    model: names.model,
+    engine: names.engine,
   };
   return answer;
 }
@@ -260,7 +270,7 @@ function streamTranslation(
   call: TranslateCall,
   source: Language,
   detected: boolean,
-  model: string,
+  names: { model: string; engine: string },
   start: (onPartial: (index: number, text: string) => void) => Promise<TextTranslation[]>,
 ): Response {
   const encoder = new TextEncoder();
@@ -305,7 +315,7 @@ function streamTranslation(
   work.then(
     (results) => {
       deps.metrics.textsTranslated.inc({}, results.length);
-      send(sseEvent("done", formatAnswer(call, results, source, detected, model)));
+      send(sseEvent("done", formatAnswer(call, results, source, detected, names)));
       close();
     },
     (err: unknown) => {

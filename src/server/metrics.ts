@@ -22,6 +22,7 @@ export class ServerMetrics implements SchedulerObserver {
   readonly translations: Counter;
   readonly textsTranslated: Counter;
   readonly segments: Counter;
+  readonly engineRequests: Counter;
   readonly queueDepth: Gauge;
   readonly runningSequences: Gauge;
   readonly batchSize: Histogram;
@@ -55,6 +56,11 @@ export class ServerMetrics implements SchedulerObserver {
     );
     this.textsTranslated = r.counter("glossa_texts_translated_total", "Texts translated (a request may carry several).");
     this.segments = r.counter("glossa_segments_total", "Engine requests (sentences or lines) submitted to the scheduler.");
+    this.engineRequests = r.counter(
+      "glossa_engine_requests_total",
+      "Translation requests routed to each engine (the reference, or a released calibrated engine).",
+      ["engine"],
+    );
     this.queueDepth = r
       .gauge("glossa_queue_depth", "Engine requests waiting for admission into the running batch.")
       .collect(() => this.queueDepth.set(sources.scheduler()?.queued ?? 0));

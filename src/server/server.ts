@@ -9,10 +9,11 @@ import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { Engine } from "../engine/engine.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
-import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type StepEngine } from "../engine/types.js";
-import { BatchScheduler, type SchedulerObserver, type StepReport } from "../scheduler/scheduler.js";
+import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type PoolStats, type StepEngine } from "../engine/types.js";
+import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
 import { createApp, mountAdmin } from "./app.js";
 import { calibAdminRoutes } from "./routes/calib-admin.js";
+import { EngineRouter, registryLookup, type CalibratedEngineRef, type EngineLookup, type EngineSlot } from "./engines.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import { TranslationService, type ServingTokenizer } from "./translation-service.js";
@@ -34,6 +35,13 @@ export interface StartOptions {
   backend?: Backend | Promise<Backend>;
   /** Decode defaults before the client's options (e.g. a released engine's settings). */
   decodeDefaults?: Partial<DecodeOptions>;
+  /**
+   * Released calibrated engine per source language; by default read from the registry at settings.dbPath when
+   * that file exists (null: serve the reference only).
+   */
+  engineLookup?: EngineLookup | null;
+  /** Loads a calibrated engine (default: Engine.load with its engine file); tests substitute their own. */
+  loadCalibrated?: (ref: CalibratedEngineRef) => Promise<Backend>;
   /** Admin sub-app to mount under /admin; by default the calibration-data routes (routes/calib-admin.ts). */
   admin?: Hono;
   log?: (msg: string, err?: unknown) => void;
@@ -81,24 +89,106 @@ class ThroughputMeter implements SchedulerObserver {
   }
 }
 
+/** A scheduler and translation service over one loaded engine. */
+function buildSlot(
+  name: string,
+  engine: StepEngine,
+  tokenizer: ServingTokenizer,
+  settings: ServerSettings,
+  decodeDefaults: Partial<DecodeOptions>,
+  observer: SchedulerObserver,
+  log: (msg: string, err?: unknown) => void,
+  dispose?: () => void | Promise<void>,
+): EngineSlot {
+  const pool = engine.poolStats();
+  const poolTokens = pool.totalBlocks * pool.blockSize;
+  const scheduler = new BatchScheduler(
+    engine,
+    {
+      maxQueued: settings.queueSize,
+      maxRunningSequences: settings.maxBatch,
+      maxRunningTokens: settings.maxBatchTokens ?? (poolTokens > 0 ? poolTokens : 1 << 30),
+      encodeTokenBudget: settings.encodeTokenBudget,
+    },
+    observer,
+    log,
+  );
+  const info = engine.info;
+  const service = new TranslationService({
+    info,
+    tokenizer,
+    scheduler,
+    defaults: { ...DEFAULT_DECODE_OPTIONS, beamSize: settings.beamSize, ...decodeDefaults },
+    segmentTokens: Math.min(settings.maxSegmentTokens ?? info.maxSourceTokens, info.maxSourceTokens),
+    maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
+  });
+  return {
+    name,
+    service,
+    scheduler,
+    close: async (graceMs) => {
+      await scheduler.close(graceMs);
+      await dispose?.();
+    },
+  };
+}
+
+function sumSnapshots(slots: readonly EngineSlot[]): SchedulerSnapshot {
+  const total: SchedulerSnapshot = { queued: 0, running: 0, runningSequences: 0, runningTokens: 0, groups: 0 };
+  for (const s of slots) {
+    const x = s.scheduler.snapshot();
+    total.queued += x.queued;
+    total.running += x.running;
+    total.runningSequences += x.runningSequences;
+    total.runningTokens += x.runningTokens;
+    total.groups += x.groups;
+  }
+  return total;
+}
+
+function sumPools(slots: readonly EngineSlot[]): PoolStats {
+  const total: PoolStats = { blockSize: 0, totalBlocks: 0, usedBlocks: 0, freeBlocks: 0, requests: [] };
+  for (const s of slots) {
+    const p = s.scheduler.poolStats();
+    total.blockSize = p.blockSize;
+    total.totalBlocks += p.totalBlocks;
+    total.usedBlocks += p.usedBlocks;
+    total.freeBlocks += p.freeBlocks;
+  }
+  return total;
+}
+
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { settings } = opts;
   const log = opts.log ?? ((msg: string, err?: unknown) => console.error(`[server] ${msg}`, err ?? ""));
-  let service: TranslationService | undefined;
-  let scheduler: BatchScheduler | undefined;
+  let router: EngineRouter | undefined;
   let backend: Backend | undefined;
   const meter = new ThroughputMeter();
   const metrics = new ServerMetrics({
-    scheduler: () => scheduler?.snapshot(),
-    pool: () => scheduler?.poolStats(),
+    scheduler: () => (router ? sumSnapshots(router.loadedSlots()) : undefined),
+    pool: () => (router ? sumPools(router.loadedSlots()) : undefined),
   });
+  const observer: SchedulerObserver = {
+    onStep: (r) => {
+      metrics.onStep(r);
+      meter.onStep(r);
+    },
+    onGroupSettled: (o) => metrics.onGroupSettled(o),
+    onStepError: () => metrics.onStepError(),
+  };
+  const registry = opts.engineLookup === undefined ? registryLookup(settings.dbPath, log) : undefined;
+  const lookup = opts.engineLookup === undefined ? registry?.lookup : (opts.engineLookup ?? undefined);
   const app = createApp({
     settings,
     metrics,
-    service: () => service,
+    service: () => router?.reference.service,
+    route: async (srcIso) => {
+      const slot = await router!.slotFor(srcIso);
+      return { service: slot.service, engine: slot.name };
+    },
     modelName: () => backend?.modelName,
     retryAfterSeconds: () => {
-      const queued = scheduler?.snapshot().queued ?? 0;
+      const queued = router ? sumSnapshots(router.loadedSlots()).queued : 0;
       const rate = meter.perSecond();
       return rate > 0 ? Math.min(60, Math.max(1, Math.ceil(queued / rate))) : 2;
     },
@@ -120,36 +210,29 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const loaded = await (opts.backend ?? loadBackend(settings));
     backend = loaded;
     if (closing) return;
-    const { engine } = loaded;
-    const pool = engine.poolStats();
-    const poolTokens = pool.totalBlocks * pool.blockSize;
-    scheduler = new BatchScheduler(
-      engine,
-      {
-        maxQueued: settings.queueSize,
-        maxRunningSequences: settings.maxBatch,
-        maxRunningTokens: settings.maxBatchTokens ?? (poolTokens > 0 ? poolTokens : 1 << 30),
-        encodeTokenBudget: settings.encodeTokenBudget,
-      },
-      {
-        onStep: (r) => {
-          metrics.onStep(r);
-          meter.onStep(r);
-        },
-        onGroupSettled: (o) => metrics.onGroupSettled(o),
-        onStepError: () => metrics.onStepError(),
+    const reference = buildSlot(loaded.modelName, loaded.engine, loaded.tokenizer, settings, opts.decodeDefaults ?? {}, observer, log);
+    const loadCalibrated =
+      opts.loadCalibrated ??
+      (async (ref: CalibratedEngineRef): Promise<Backend> => {
+        const engine = await Engine.load({
+          modelDir: settings.modelDir,
+          enginePath: ref.file,
+          threads: settings.threads,
+          ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
+          ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
+        });
+        return { engine, tokenizer: loaded.tokenizer, modelName: ref.name, dispose: () => engine.dispose() };
+      });
+    router = new EngineRouter(
+      reference,
+      lookup,
+      async (ref) => {
+        if (closing) throw new Error("shutting down");
+        const b = await loadCalibrated(ref);
+        return buildSlot(ref.name, b.engine, b.tokenizer, settings, { ...opts.decodeDefaults, ...ref.decodeOptions }, observer, log, b.dispose);
       },
       log,
     );
-    const info = engine.info;
-    service = new TranslationService({
-      info,
-      tokenizer: loaded.tokenizer,
-      scheduler,
-      defaults: { ...DEFAULT_DECODE_OPTIONS, beamSize: settings.beamSize, ...opts.decodeDefaults },
-      segmentTokens: Math.min(settings.maxSegmentTokens ?? info.maxSourceTokens, info.maxSourceTokens),
-      maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
-    });
     metrics.ready.set(1);
   })();
   ready.catch((err: unknown) => log("loading the engine failed", err));
@@ -161,8 +244,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       metrics.ready.set(0);
       const serverClosed = new Promise<void>((r) => server.close(() => r()));
       await ready.catch(() => undefined);
-      await scheduler?.close(graceMs);
-      service = undefined;
+      const slots = router ? await router.slots() : [];
+      await Promise.all(slots.map((s) => s.close(graceMs)));
+      registry?.close();
       // Keep-alive connections go as soon as they are idle (their last answer written); after 2 s, all go.
       const idleSweep = setInterval(() => server.closeIdleConnections(), 25);
       const forced = setTimeout(() => server.closeAllConnections(), 2000);
@@ -175,5 +259,5 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     return closed;
   };
 
-  return { url, port: address.port, ready, metrics, scheduler: () => scheduler, close };
+  return { url, port: address.port, ready, metrics, scheduler: () => router?.reference.scheduler, close };
 }

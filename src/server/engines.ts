@@ -1,0 +1,132 @@
+/**
+ * Which engine serves a request: the reference engine (released by definition, needs no registry row), or the
+ * released calibrated engine for the request's source language (src/calib/released.ts's releasedEngineFor),
+ * loaded on first use and kept. Registry answers are cached per language for a short time so that a new release
+ * or a revocation is picked up without a restart. Any failure (registry unreadable, engine file that does not
+ * load) is logged and the request goes to the reference engine.
+ */
+import { existsSync } from "node:fs";
+import type { DecodeOptions } from "../engine/types.js";
+import { releasedEngineFor } from "../calib/released.js";
+import { openRegistry, type Registry } from "../storage/db.js";
+import { engineDecodeOptions } from "../storage/engines.js";
+import type { BatchScheduler } from "../scheduler/scheduler.js";
+import type { TranslationService } from "./translation-service.js";
+
+/** A released calibrated engine as the router needs it. */
+export interface CalibratedEngineRef {
+  id: number;
+  name: string;
+  /** Engine file (Engine.load's enginePath). */
+  file: string;
+  recipe: string;
+  decodeOptions: Partial<DecodeOptions>;
+}
+
+/** The released calibrated engine for a source language (ISO 639-1), or undefined for the reference. */
+export type EngineLookup = (srcIso: string) => CalibratedEngineRef | undefined;
+
+/** One loaded engine with its own scheduler and translation service. */
+export interface EngineSlot {
+  name: string;
+  service: TranslationService;
+  scheduler: BatchScheduler;
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Registry-backed lookup over the database at dbPath. Returns undefined when the file does not exist (then only
+ * the reference is served; the server never creates a registry). The registry is opened on first use.
+ */
+export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): void } | undefined {
+  if (dbPath !== ":memory:" && !existsSync(dbPath)) return undefined;
+  let registry: Registry | undefined;
+  return {
+    lookup: (srcIso) => {
+      registry ??= openRegistry({ path: dbPath });
+      const row = releasedEngineFor(registry.db, srcIso);
+      if (!row) return undefined;
+      let decodeOptions: Partial<DecodeOptions> = {};
+      try {
+        decodeOptions = engineDecodeOptions(row);
+      } catch (err) {
+        log(`engine ${row.name}: ignoring invalid decode options`, err);
+      }
+      return { id: row.id, name: row.name, file: row.file, recipe: row.recipe, decodeOptions };
+    },
+    close: () => registry?.close(),
+  };
+}
+
+interface CachedChoice {
+  ref: CalibratedEngineRef | undefined;
+  until: number;
+}
+
+export class EngineRouter {
+  private readonly choices = new Map<string, CachedChoice>();
+  private readonly loaded = new Map<number, Promise<EngineSlot | undefined>>();
+  private readonly failedUntil = new Map<number, number>();
+  private readonly settledSlots: EngineSlot[] = [];
+
+  constructor(
+    readonly reference: EngineSlot,
+    private readonly lookup: EngineLookup | undefined,
+    private readonly load: (ref: CalibratedEngineRef) => Promise<EngineSlot>,
+    private readonly log: (msg: string, err?: unknown) => void,
+    private readonly cacheMs = 30_000,
+    private readonly retryMs = 60_000,
+  ) {}
+
+  /** The slot serving requests from this source language. Never throws: falls back to the reference. */
+  async slotFor(srcIso: string): Promise<EngineSlot> {
+    const ref = this.choose(srcIso);
+    if (!ref) return this.reference;
+    if ((this.failedUntil.get(ref.id) ?? 0) > Date.now()) return this.reference;
+    let pending = this.loaded.get(ref.id);
+    if (!pending) {
+      this.log(`loading released engine ${ref.name} (${ref.recipe}) for source language ${srcIso}`);
+      pending = this.load(ref).then(
+        (slot) => {
+          this.settledSlots.push(slot);
+          return slot;
+        },
+        (err: unknown) => {
+          this.log(`released engine ${ref.name} failed to load; serving the reference instead`, err);
+          this.failedUntil.set(ref.id, Date.now() + this.retryMs);
+          this.loaded.delete(ref.id);
+          return undefined;
+        },
+      );
+      this.loaded.set(ref.id, pending);
+    }
+    return (await pending) ?? this.reference;
+  }
+
+  /** Every loaded slot, the reference first. */
+  async slots(): Promise<EngineSlot[]> {
+    const others = (await Promise.all(this.loaded.values())).filter((s): s is EngineSlot => s !== undefined);
+    return [this.reference, ...others];
+  }
+
+  /** Slots already loaded, synchronously (for metrics). */
+  loadedSlots(): EngineSlot[] {
+    return [this.reference, ...this.settledSlots];
+  }
+
+  private choose(srcIso: string): CalibratedEngineRef | undefined {
+    if (!this.lookup) return undefined;
+    const now = Date.now();
+    const cached = this.choices.get(srcIso);
+    if (cached && cached.until > now) return cached.ref;
+    let ref: CalibratedEngineRef | undefined;
+    try {
+      ref = this.lookup(srcIso);
+    } catch (err) {
+      this.log("reading released engines from the registry failed; serving the reference", err);
+      ref = undefined;
+    }
+    this.choices.set(srcIso, { ref, until: now + this.cacheMs });
+    return ref;
+  }
+}

@@ -3,7 +3,7 @@
  * SIGTERM/SIGINT shut down gracefully (running translations get GLOSSA_SHUTDOWN_GRACE_MS to finish);
  * a second signal exits at once.
  */
-import { loadSettings, SettingsError, type ServerSettings } from "./settings.js";
+import { loadSettings, SettingsError, usage, type ServerSettings } from "./settings.js";
 import { startServer, type RunningServer } from "./server.js";
 
 function log(msg: string, err?: unknown): void {
@@ -12,6 +12,10 @@ function log(msg: string, err?: unknown): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(usage());
+    process.exit(0);
+  }
   let settings: ServerSettings;
   try {
     settings = loadSettings();

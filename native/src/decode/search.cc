@@ -91,7 +91,17 @@ std::vector<BeamCandidate> rowCandidates(const float* logits, int vocab, const s
   top.reserve(static_cast<std::size_t>(count) + 1);
   float floor = kNegInf;  // score of the current last kept candidate once `count` are kept
   const float* v = scratch.data();
+  constexpr int kBlock = 16;
   for (int t = 0; t < vocab; ++t) {
+    if (t % kBlock == 0 && t + kBlock <= vocab) {
+      // Skip a whole block when none of it can enter (vectorisable, no branches inside).
+      bool any = false;
+      for (int j = 0; j < kBlock; ++j) any |= (v[t + j] + beamScore >= floor);
+      if (!any) {
+        t += kBlock - 1;
+        continue;
+      }
+    }
     const float sc = v[t] + beamScore;
     if (!(sc >= floor) || v[t] == kNegInf || sc == kNegInf) continue;  // fast reject (also NaN)
     const BeamCandidate c{sc, beamIndex, t};

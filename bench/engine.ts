@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Engine } from "../src/engine/engine.js";
 import type { GenerateRequest } from "../src/engine/types.js";
 import { writeTinyModel } from "../test/fixtures/tiny-mbart.js";
+import { quantizedBench } from "./quant.js";
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -133,6 +134,8 @@ async function main(): Promise<void> {
       );
     }
   }
+  await engine.dispose();
+  if (source.modelDir === modelDir) await quantizedBench(modelDir, (n) => source.requests(n, 1, maxNew), threads);
   source.cleanup();
 }
 

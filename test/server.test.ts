@@ -101,9 +101,10 @@ test("/health, /ready and /languages", opts, async () => {
   assert.deepEqual(await health.json(), { status: "ok" });
   const ready = await fetch(`${url}/ready`);
   assert.equal(ready.status, 200);
-  const info = (await ready.json()) as { status: string; model: string; max_source_tokens: number };
+  const info = (await ready.json()) as { status: string; model: string; max_source_tokens: number; engines: string[] };
   assert.equal(info.status, "ready");
   assert.equal(info.model, "glossa-mini-50");
+  assert.deepEqual(info.engines, ["glossa-mini-50"]);
   assert.ok(info.max_source_tokens > 0);
   const langs = (await (await fetch(`${url}/languages`)).json()) as Array<{ code: string; name: string; targets: string[] }>;
   assert.equal(langs.length, 10);
@@ -416,6 +417,8 @@ test("requests go to the released calibrated engine of their source language, el
     assert.equal(de.json.engine, "glossa-mini-50", "an engine that fails to load falls back to the reference");
     await post(s.url, { text: "Merci beaucoup.", source_lang: "fr", target_lang: "es" });
     assert.deepEqual(loads, ["glossa-mini-50/int8-fr", "glossa-mini-50/broken-de"], "each engine loaded once");
+    const ready = (await (await fetch(`${s.url}/ready`)).json()) as { engines: string[] };
+    assert.deepEqual(ready.engines, ["glossa-mini-50", "glossa-mini-50/int8-fr"]);
     const m = await metricsText(s.url);
     assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50/int8-fr"}'), 2);
     assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50"}'), 2);

@@ -22,6 +22,8 @@ export interface AppDeps {
   service: () => TranslationService | undefined;
   /** The service for a source language: a released calibrated engine for it, or the reference. */
   route?: (srcIso: string) => Promise<{ service: TranslationService; engine: string }>;
+  /** Names of the engines loaded now (the reference first), for /ready. */
+  engines?: () => string[];
   /** Name of the served model, shown in answers. */
   modelName: () => string | undefined;
   /** Recent scheduler throughput estimate for Retry-After, in engine requests per second. */
@@ -85,6 +87,7 @@ export function createApp(deps: AppDeps): Hono {
       kernels: info.kernels,
       threads: info.threads,
       max_source_tokens: info.maxSourceTokens,
+      engines: deps.engines?.() ?? [],
     });
   });
 

@@ -187,6 +187,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return { service: slot.service, engine: slot.name };
     },
     modelName: () => backend?.modelName,
+    engines: () => router?.loadedSlots().map((s) => s.name) ?? [],
     retryAfterSeconds: () => {
       const queued = router ? sumSnapshots(router.loadedSlots()).queued : 0;
       const rate = meter.perSecond();

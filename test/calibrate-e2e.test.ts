@@ -39,8 +39,11 @@ async function translateAll(enginePath?: string): Promise<string[]> {
 }
 const floatOutputs = (): Promise<string[]> => (floatTexts ??= translateAll());
 
+let int8Build: ReturnType<typeof buildTestEngine> | undefined;
+const int8Engine = (): ReturnType<typeof buildTestEngine> => (int8Build ??= buildTestEngine(dir, "int8", 24));
+
 test("a calibrated INT8 engine translates the golden sentences like the float engine (chrF >= 90)", { skip: SKIP }, async () => {
-  const built = await buildTestEngine(dir, "int8", 24);
+  const built = await int8Engine();
   const [ref, hyp] = await Promise.all([floatOutputs(), translateAll(built.path)]);
   const chrf = corpusChrf(hyp, [ref]).score;
   assert.ok(chrf >= 90, `chrF of INT8 vs float outputs ${chrf.toFixed(1)}`);
@@ -95,5 +98,22 @@ test("AWQ scales folded into LayerNorms and v_proj rows leave the float logits u
   } finally {
     await f.dispose();
     await q.dispose();
+  }
+});
+
+test("INT8 / INT4 engines give the same tokens with the generic, AVX2 and AVX-512 kernel tables", { skip: SKIP }, async () => {
+  const reqs = requests().slice(0, 6);
+  for (const built of [await int8Engine(), await int4Engine()]) {
+    const outs: number[][][] = [];
+    for (const kernels of ["generic", "avx2", "avx512"]) {
+      const e = await Engine.load({ modelDir: MODEL, enginePath: built.path, threads: 2, kernels });
+      try {
+        outs.push((await e.generate(reqs)).map((r) => [...r.ids]));
+      } finally {
+        await e.dispose();
+      }
+    }
+    assert.deepEqual(outs[1], outs[0], `${built.path}: avx2 vs generic`);
+    assert.deepEqual(outs[2], outs[0], `${built.path}: avx512 vs generic`);
   }
 });

@@ -27,7 +27,7 @@ export class CalibrateError extends Error {
 /** Default recipe settings (documented in NOTES.md "Calibration and quantization"). */
 export const RECIPE_DEFAULTS: Record<CalibRecipe, Omit<QuantizeOptions, "recipe">> = {
   int8: { klBudget: 0.01, a8Threshold: 1e-3, sensitivitySentences: 16 },
-  "awq-int4": { groupSize: 128, klBudget: 0.02, sensitivitySentences: 16, clip: true },
+  "awq-int4": { groupSize: 128, klBudget: 0.008, sensitivitySentences: 16, clip: true },
 };
 
 export interface BuildOptions {

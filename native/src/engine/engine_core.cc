@@ -161,6 +161,10 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     for (auto& b : rp->beams) {
       if (!b.table.prepareWrite(*pool_, b.cached, static_cast<int>(b.tokens.size())))
         throw std::logic_error("KV pool ran out after the step reserved its blocks");
+      // Never write into a block another sequence still reads.
+      for (int idx = b.cached / pool_->blockSize(); idx <= (static_cast<int>(b.tokens.size()) - 1) / pool_->blockSize(); ++idx)
+        if (pool_->refcount(b.table.blocks()[static_cast<std::size_t>(idx)]) != 1)
+          throw std::logic_error("a decode step would overwrite a shared KV block");
       DecodeSequence s;
       s.tokens = b.tokens.data() + b.cached;
       s.start = b.cached;

@@ -54,7 +54,7 @@ export async function quantizedBench(modelDir: string, requests: (n: number) => 
     console.log("");
     console.log("quantized engines (greedy decode tokens/s; ratio = engine / float):");
     for (const [name, path] of Object.entries(files)) console.log(`  ${name}: ${path}`);
-    console.log("engine     precision  batch  tokens  wall s   tokens/s  ratio");
+    console.log("engine     batch  tokens  wall s   tokens/s  ratio");
     const base = new Map<number, number>();
     for (const batch of [1, 16]) {
       for (const [name, e] of engines) {
@@ -64,7 +64,7 @@ export async function quantizedBench(modelDir: string, requests: (n: number) => 
         const rate = best.tokens / best.seconds;
         if (name === "float") base.set(batch, rate);
         console.log(
-          `${name.padEnd(10)} ${e.info.precision.padEnd(9)}  ${String(batch).padStart(5)}  ${String(best.tokens).padStart(6)}  ${best.seconds.toFixed(2).padStart(6)}  ${rate.toFixed(1).padStart(9)}  ${(rate / base.get(batch)!).toFixed(2).padStart(5)}x`,
+          `${name.padEnd(10)} ${String(batch).padStart(5)}  ${String(best.tokens).padStart(6)}  ${best.seconds.toFixed(2).padStart(6)}  ${rate.toFixed(1).padStart(9)}  ${(rate / base.get(batch)!).toFixed(2).padStart(5)}x`,
         );
       }
     }

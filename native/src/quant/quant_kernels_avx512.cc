@@ -216,6 +216,20 @@ void q4Tile(const float* x, int ldx, int K, int G, int groups, const std::uint8_
   }
 }
 
+template <int P>
+void q4Rows(int rows, const float* x, int ldx, int K, int G, int groups, const std::uint8_t* b, std::size_t stride,
+            const float* sP, const float* zP, std::size_t sStride, const float* gs, const float* bias, float* y, int ldy,
+            int N, int col0) {
+  switch (rows) {
+    case 4: q4Tile<4, P>(x, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, y, ldy, N, col0); break;
+    case 3: q4Tile<3, P>(x, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, y, ldy, N, col0); break;
+    case 2: q4Tile<2, P>(x, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, y, ldy, N, col0); break;
+    default: q4Tile<1, P>(x, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, y, ldy, N, col0); break;
+  }
+}
+
+// Tiles of up to 4 rows x 2 panels (the nibble unpacking is shared by the rows of a tile). Every output
+// element gets the same operation sequence whatever the tile shape, so results do not depend on M.
 void gemmQ4(const float* x, int ldx, int M, int K, int G, int groups, const std::uint8_t* packed, const float* scales,
             const float* zeros, const float* groupSums, const float* bias, float* y, int ldy, int N, int p0, int p1) {
   const std::size_t stride = static_cast<std::size_t>((K + 1) / 2) * kW;
@@ -225,18 +239,15 @@ void gemmQ4(const float* x, int ldx, int M, int K, int G, int groups, const std:
     const std::uint8_t* b = packed + static_cast<std::size_t>(p) * stride;
     const float* sP = scales + static_cast<std::size_t>(p) * sStride;
     const float* zP = zeros + static_cast<std::size_t>(p) * sStride;
-    for (int m0 = 0; m0 < M; m0 += 2) {
-      const int rows = imin(2, M - m0);
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int rows = imin(4, M - m0);
       const float* xm = x + static_cast<std::size_t>(m0) * ldx;
       const float* gs = groupSums + static_cast<std::size_t>(m0) * groups;
       float* ym = y + static_cast<std::size_t>(m0) * ldy;
-      if (panels == 2) {
-        if (rows == 2) q4Tile<2, 2>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
-        else q4Tile<1, 2>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
-      } else {
-        if (rows == 2) q4Tile<2, 1>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
-        else q4Tile<1, 1>(xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
-      }
+      if (panels == 2)
+        q4Rows<2>(rows, xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
+      else
+        q4Rows<1>(rows, xm, ldx, K, G, groups, b, stride, sP, zP, sStride, gs, bias, ym, ldy, N, p * kW);
     }
   }
 }

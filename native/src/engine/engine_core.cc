@@ -233,6 +233,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
       std::vector<std::vector<BeamCandidate>> rows(rowCands.begin() + static_cast<std::ptrdiff_t>(first),
                                                     rowCands.begin() + static_cast<std::ptrdiff_t>(next));
       finished = advanceBeams(*r, rows, result);
+      if (!finished) out.progress.emplace_back(r->id, std::vector<int>{});  // beams report tokens at the end
     }
     if (finished) {
       out.finished.emplace_back(r->id, std::move(result));

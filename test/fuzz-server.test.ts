@@ -20,7 +20,15 @@ let server: RunningServer;
 before(async () => {
   if (skip) return;
   server = await startServer({
-    settings: { ...defaultSettings(), port: 0, threads: 2, modelDir: MODEL, maxBodyBytes: 256 * 1024, maxNewTokens: 16 },
+    settings: {
+      ...defaultSettings(),
+      port: 0,
+      threads: 2,
+      modelDir: MODEL,
+      maxBodyBytes: 256 * 1024,
+      maxNewTokens: 16,
+      dbPath: join(MODEL, "no-registry.sqlite"), // reference engine only
+    },
   });
   await server.ready;
 });

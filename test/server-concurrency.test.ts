@@ -18,7 +18,8 @@ let server: RunningServer;
 before(async () => {
   if (skip) return;
   server = await startServer({
-    settings: { ...defaultSettings(), port: 0, threads: 2, modelDir: MODEL, maxBatch: 32 },
+    // No registry file: the reference engine serves everything, whatever the developer's var/ holds.
+    settings: { ...defaultSettings(), port: 0, threads: 2, modelDir: MODEL, maxBatch: 32, dbPath: join(MODEL, "no-registry.sqlite") },
   });
   await server.ready;
 });

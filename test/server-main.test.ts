@@ -56,7 +56,10 @@ test("invalid settings exit with status 2 and say why", async () => {
 });
 
 test("npm start serves on PORT, becomes ready, and SIGTERM lets a running translation finish", { skip }, async () => {
-  const p = launch({ PORT: "0", GLOSSA_THREADS: "2", GLOSSA_MODEL: MODEL, GLOSSA_SHUTDOWN_GRACE_MS: "60000" }, ["--host", "127.0.0.1"]);
+  const p = launch(
+    { PORT: "0", GLOSSA_THREADS: "2", GLOSSA_MODEL: MODEL, GLOSSA_DB: join(MODEL, "no-registry.sqlite"), GLOSSA_SHUTDOWN_GRACE_MS: "60000" },
+    ["--host", "127.0.0.1"],
+  );
   try {
     const [, url] = await waitForOutput(p.output, /glossa listening on (http:\/\/[^\s]+)/, p.exited);
     await waitForOutput(p.output, /glossa ready/, p.exited);

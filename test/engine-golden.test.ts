@@ -174,3 +174,23 @@ test("encoder output and first-step logits match HF", { skip: skip || !golden?.i
     assert.ok(Math.abs(mx + Math.log(s) - g.first_step_logits.logsumexp) < 1e-3, `${g.id} logsumexp`);
   }
 });
+
+test("a step runs off the event loop: timers keep firing while it computes", { skip }, async () => {
+  const e = await engine();
+  const cases = golden!.cases;
+  cases.forEach((c, i) => e.add(10_000 + i, req(e, c, "beam4")));
+  let ticks = 0;
+  let running = true;
+  const spin = (): void => {
+    if (!running) return;
+    ticks++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  const first = await e.step(); // encodes 48 sources and decodes their first token: far more than one loop turn
+  running = false;
+  assert.equal(first.encoded.length, cases.length);
+  assert.ok(ticks > 0, "the event loop turned while the step computed");
+  for (let i = 0; i < cases.length; i++) e.cancel(10_000 + i);
+  assert.equal(e.pending(), 0);
+});

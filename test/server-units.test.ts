@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planText, renderText, splitSentences, splitToFit, segmentCount } from "../src/server/segment.js";
+import { planText, renderText, splitSentences, splitToFit, segmentCount, timeSlicer } from "../src/server/segment.js";
 import { parseTranslateBody, decodeOptionsFor, type RequestLimits } from "../src/server/translate-request.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../src/server/body.js";
 import { HttpError } from "../src/server/http-error.js";
@@ -40,25 +40,41 @@ test("sentences split on Latin, CJK, Devanagari and Arabic terminators, not on a
   assert.deepEqual(splitSentences("No terminator here"), ["No terminator here"]);
 });
 
-test("lines too long for the model are split to fit, and every piece fits", () => {
+test("lines too long for the model are split to fit, and every piece fits", async () => {
   const fits = (s: string) => s.length <= 20;
-  const pieces = splitToFit("A short one. This sentence is far too long to fit, so it is cut at the comma.", fits);
+  const pieces = await splitToFit("A short one. This sentence is far too long to fit, so it is cut at the comma.", fits);
   assert.ok(pieces.every(fits), JSON.stringify(pieces));
   assert.equal(pieces[0], "A short one.");
   assert.equal(pieces.join(" ").replace(/\s+/g, " "), "A short one. This sentence is far too long to fit, so it is cut at the comma.");
-  const cjk = splitToFit("一".repeat(50), fits);
+  const cjk = await splitToFit("一".repeat(50), fits);
   assert.ok(cjk.every(fits));
   assert.equal(cjk.join(""), "一".repeat(50));
 });
 
-test("plans keep blank lines and surrounding whitespace; rendering rejoins in order", () => {
-  const plan = planText("  First line.\n\n\r\nSecond. Third.  ", (s) => s.length <= 8);
+test("cutting a long text yields to the event loop between tokenizer calls", async () => {
+  let ticked = false;
+  let sawTick = false;
+  setImmediate(() => (ticked = true));
+  const slowFits = (s: string) => {
+    const end = performance.now() + 3; // a slow tokenizer call
+    while (performance.now() < end);
+    if (ticked) sawTick = true;
+    return s.length <= 10;
+  };
+  const plan = await planText("x".repeat(300), slowFits, timeSlicer(5));
+  assert.ok(plan.lines[0]!.segments.every((p) => p.length <= 10));
+  assert.equal(plan.lines[0]!.segments.join(""), "x".repeat(300));
+  assert.ok(sawTick, "other work ran while the text was being cut");
+});
+
+test("plans keep blank lines and surrounding whitespace; rendering rejoins in order", async () => {
+  const plan = await planText("  First line.\n\n\r\nSecond. Third.  ", (s) => s.length <= 8);
   assert.equal(segmentCount(plan), 4);
   const out = renderText(plan, ["A", "B", "C", "D"], " ");
   assert.equal(out, "  A B\n\n\nC D  ");
-  const whole = planText("Short.", () => true);
+  const whole = await planText("Short.", () => true);
   assert.deepEqual(whole.lines.map((l) => l.segments), [["Short."]]);
-  assert.equal(renderText(planText("一。二。", (s) => s.length < 3), ["One.", "Two."], ""), "One.Two.");
+  assert.equal(renderText(await planText("一。二。", (s) => s.length < 3), ["One.", "Two."], ""), "One.Two.");
 });
 
 test("both request shapes parse; codes in ISO or mBART form; single string vs array is remembered", () => {

@@ -120,7 +120,8 @@ export function createApp(deps: AppDeps): Hono {
     const service = routed.service;
     const names = { model, engine: routed.engine };
     metrics.engineRequests.inc({ engine: routed.engine });
-    const prepared = service.prepare(call, source);
+    const prepared = await service.prepare(call, source);
+    if (c.req.raw.signal.aborted) throw new HttpError(499, "request cancelled by the client");
     metrics.segments.inc({}, prepared.requests.length);
     const signal = c.req.raw.signal;
 

@@ -22,16 +22,35 @@ export interface TextPlan {
 
 export type Fits = (text: string) => boolean;
 
-export function planText(text: string, fits: Fits): TextPlan {
-  const lines = text.replace(/\r\n?/g, "\n").split("\n");
-  return {
-    lines: lines.map((line) => {
-      const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(line)!;
-      const [, lead = "", core = "", trail = ""] = m;
-      if (core === "") return { lead: line, trail: "", segments: [] };
-      return { lead, trail, segments: fits(core) ? [core] : splitToFit(core, fits) };
-    }),
+/** Awaited between tokenizer calls: lets other requests run when cutting a long text takes a while. */
+export type Pause = () => Promise<void>;
+
+/** A Pause that yields to the event loop once `sliceMs` of work has passed since the last yield. */
+export function timeSlicer(sliceMs = 10): Pause {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < sliceMs) return;
+    await new Promise<void>((r) => setImmediate(r));
+    since = performance.now();
   };
+}
+
+const noPause: Pause = () => Promise.resolve();
+
+export async function planText(text: string, fits: Fits, pause: Pause = noPause): Promise<TextPlan> {
+  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  const planned: LinePlan[] = [];
+  for (const line of lines) {
+    const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(line)!;
+    const [, lead = "", core = "", trail = ""] = m;
+    if (core === "") {
+      planned.push({ lead: line, trail: "", segments: [] });
+      continue;
+    }
+    await pause();
+    planned.push({ lead, trail, segments: fits(core) ? [core] : await splitToFit(core, fits, pause) });
+  }
+  return { lines: planned };
 }
 
 export function segmentCount(plan: TextPlan): number {
@@ -58,11 +77,12 @@ export function renderText(plan: TextPlan, translations: readonly string[], join
 }
 
 /** Splits a line that does not fit into sentences, and sentences that still do not fit into smaller pieces. */
-export function splitToFit(text: string, fits: Fits): string[] {
+export async function splitToFit(text: string, fits: Fits, pause: Pause = noPause): Promise<string[]> {
   const out: string[] = [];
   for (const sentence of splitSentences(text)) {
+    await pause();
     if (fits(sentence)) out.push(sentence);
-    else out.push(...packPieces(sentence, fits, 0));
+    else out.push(...(await packPieces(sentence, fits, 0, pause)));
   }
   return out;
 }
@@ -143,7 +163,7 @@ const SPLITTERS: Array<(s: string) => string[]> = [
  * that does not fit alone goes to the next, finer splitter. The longest fitting run is found by galloping then
  * bisecting, so a long text costs O(pieces * log n) tokenizer calls of bounded length (not one per unit).
  */
-function packPieces(text: string, fits: Fits, level: number): string[] {
+async function packPieces(text: string, fits: Fits, level: number, pause: Pause): Promise<string[]> {
   const split = SPLITTERS[level];
   if (!split) return [text.trim()].filter((s) => s !== ""); // a single character that does not fit: give up here
   const units = split(text).filter((u) => u !== "");
@@ -152,8 +172,9 @@ function packPieces(text: string, fits: Fits, level: number): string[] {
   let i = 0;
   let previous = 1; // units in the previous piece: the first guess for the next one
   while (i < units.length) {
+    await pause();
     if (!fits(units[i]!)) {
-      out.push(...packPieces(units[i]!, fits, level + 1));
+      out.push(...(await packPieces(units[i]!, fits, level + 1, pause)));
       i++;
       continue;
     }
@@ -167,6 +188,7 @@ function packPieces(text: string, fits: Fits, level: number): string[] {
     }
     for (let step = Math.max(1, guess >> 3); good < remaining && bad > good + 1; step *= 2) {
       const n = Math.min(good + step, remaining);
+      await pause();
       if (fits(run(i, n))) good = n;
       else {
         bad = n;
@@ -175,6 +197,7 @@ function packPieces(text: string, fits: Fits, level: number): string[] {
     }
     while (bad - good > 1 && good < remaining) {
       const mid = (good + bad) >> 1;
+      await pause();
       if (fits(run(i, mid))) good = mid;
       else bad = mid;
     }

@@ -8,7 +8,7 @@ import type { Language } from "../languages.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import { HttpError } from "./http-error.js";
 import { renderHtml, splitHtml, type HtmlPart } from "./html.js";
-import { planText, renderText, type TextPlan } from "./segment.js";
+import { planText, renderText, timeSlicer, type TextPlan } from "./segment.js";
 import { decodeOptionsFor, type TranslateCall } from "./translate-request.js";
 
 /** What the server needs from the tokenizer (src/tokenizer/mbart.ts's MBartTokenizer has it). */
@@ -77,8 +77,11 @@ export class TranslationService {
     return this.cfg.info;
   }
 
-  /** Tokenizes and segments the call (synchronous CPU work); throws HttpError for what cannot be served. */
-  prepare(call: TranslateCall, source: Language): PreparedCall {
+  /**
+   * Tokenizes and segments the call; throws HttpError for what cannot be served. CPU work, cut into slices of
+   * about 10 ms so that a long text does not hold up other requests.
+   */
+  async prepare(call: TranslateCall, source: Language): Promise<PreparedCall> {
     const { tokenizer } = this.cfg;
     const srcCode = source.mbart;
     const forcedBosId = tokenizer.languageId(call.target.mbart);
@@ -94,12 +97,15 @@ export class TranslationService {
     const fits = (s: string) => encode(s, this.cfg.segmentTokens + 1).length <= this.cfg.segmentTokens;
     const requests: GenerateRequest[] = [];
     const segmentText: number[] = [];
-    const texts = call.texts.map((text, textIndex): PreparedText => {
+    const pause = timeSlicer(10);
+    const texts: PreparedText[] = [];
+    for (const [textIndex, text] of call.texts.entries()) {
       const html = call.format === "html" ? splitHtml(text) : undefined;
       const unitSources = html ? html.flatMap((p) => (p.kind === "text" ? [p.text] : [])) : [text];
-      const units = unitSources.map((src): Unit => {
-        const plan = planText(src, fits);
-        const unit = { plan, firstSegment: requests.length };
+      const units: Unit[] = [];
+      for (const src of unitSources) {
+        const plan = await planText(src, fits, pause);
+        units.push({ plan, firstSegment: requests.length });
         for (const line of plan.lines) {
           for (const seg of line.segments) {
             const srcIds = encode(seg, this.cfg.segmentTokens);
@@ -108,10 +114,9 @@ export class TranslationService {
             segmentText.push(textIndex);
           }
         }
-        return unit;
-      });
-      return { units, html };
-    });
+      }
+      texts.push({ units, html });
+    }
     return { texts, requests, segmentText, joiner: call.target.script === "Han" ? "" : " " };
   }
 

@@ -145,3 +145,11 @@ test("dispose frees the engine after a running step; later use is refused", asyn
   await assert.rejects(e.step(), /disposed/);
   await e.dispose();
 });
+
+test("load options are validated", async () => {
+  await assert.rejects(Engine.load({ modelDir: MODEL, threads: 0 }), /threads/);
+  await assert.rejects(Engine.load({ modelDir: MODEL, threads: 10_000 }), /threads/);
+  await assert.rejects(Engine.load({ modelDir: MODEL, kvBlocks: 0 }), /kvBlocks/);
+  await assert.rejects(Engine.load({ modelDir: MODEL, blockSize: -1 }), /blockSize/);
+  await assert.rejects(Engine.load({ modelDir: join(tmp, "nope") }), /config\.json: cannot read/);
+});

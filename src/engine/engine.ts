@@ -89,7 +89,7 @@ export class Engine implements StepEngine {
     const kvBlocks = opts.kvBlocks ?? Math.max(8, Math.floor(((opts.kvMemoryMiB ?? 1024) * 1024 * 1024) / blockBytes));
     if (!Number.isInteger(kvBlocks) || kvBlocks <= 0) throw new EngineError("kvBlocks must be a positive integer");
     const threads = opts.threads ?? cpus().length;
-    if (!Number.isInteger(threads) || threads <= 0) throw new EngineError("threads must be a positive integer");
+    if (!Number.isInteger(threads) || threads <= 0 || threads > 256) throw new EngineError("threads must be an integer in [1, 256]");
     let native: NativeEngine;
     try {
       native = await nativeAddon().loadEngine(c, ckpt.tensors, { threads, kvBlocks, blockSize, kernels: opts.kernels ?? "" });

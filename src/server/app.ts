@@ -104,11 +104,12 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/metrics", (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }));
 
   app.post("/translate", async (c) => {
+    const arrived = performance.now();
     const reference = deps.service();
     if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
     const call = await readTranslateCall(c.req.raw, settings, reference);
     const { source, detected } = resolveSource(call);
-    const timeoutMs = Math.min(settings.requestTimeoutMs, call.timeoutMs ?? settings.requestTimeoutMs);
+    const deadlineMs = Math.min(settings.requestTimeoutMs, call.timeoutMs ?? settings.requestTimeoutMs);
     const model = deps.modelName() ?? "unknown";
 
     if (source.iso === call.target.iso) {
@@ -124,6 +125,8 @@ export function createApp(deps: AppDeps): Hono {
     if (c.req.raw.signal.aborted) throw new HttpError(499, "request cancelled by the client");
     metrics.segments.inc({}, prepared.requests.length);
     const signal = c.req.raw.signal;
+    // The deadline counts from arrival: reading, validation and cutting the text count against it.
+    const timeoutMs = Math.max(0, deadlineMs - (performance.now() - arrived));
 
     if (call.stream) return streamTranslation(c, deps, call, source, detected, names, (onPartial) =>
       service.run(prepared, { signal, timeoutMs, onPartial }),

@@ -72,7 +72,8 @@ export class Engine implements StepEngine {
       padId: c.padId,
       eosId: c.eosId,
       decoderStartId: c.decoderStartId,
-      precision: n.precision,
+      // An engine file reports its recipe (e.g. "awq-int4"); the native value is the LM head's precision.
+      precision: "engine" in ckpt ? (ckpt as { engine: { metadata: Record<string, string> } }).engine.metadata.recipe ?? n.precision : n.precision,
       kernels: n.kernels,
       cpuFeatures: n.cpuFeatures,
       threads: n.threads,

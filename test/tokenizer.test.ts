@@ -48,6 +48,12 @@ test("decode strips special tokens and language codes like Hugging Face", async 
   }
 });
 
+test("decoding only special tokens gives empty text", async () => {
+  const tok = await MBartTokenizer.fromDir(modelDir);
+  assert.equal(tok.decode([tok.eosId, tok.languageId("de_DE"), tok.eosId]), "");
+  assert.equal(tok.decode([]), "");
+});
+
 test("long sources are cut to fit with the language code and </s> kept", async () => {
   const tok = await MBartTokenizer.fromDir(modelDir);
   const ids = tok.encodeSource("word ".repeat(500), "en_XX", 32);

@@ -127,6 +127,7 @@ export class MBartTokenizer {
       const id = ids[i]!;
       if (!this.specialIds.has(id)) keep.push(id);
     }
+    if (keep.length === 0) return "";
     return this.tokenizer.decode(keep, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 }

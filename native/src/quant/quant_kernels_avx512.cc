@@ -228,8 +228,94 @@ void q4Rows(int rows, const float* x, int ldx, int K, int G, int groups, const s
   }
 }
 
-// Tiles of up to 4 rows x 2 panels (the nibble unpacking is shared by the rows of a tile). Every output
-// element gets the same operation sequence whatever the tile shape, so results do not depend on M.
+// Many rows: the nibbles of one group of (up to) 2 panels are unpacked once into a float tile that all rows
+// share; out accumulates in y (masked at the last panel). The per-element operation sequence is the same as
+// q4Tile's (even/odd k chains, acc = lo + hi, out = fma(s, acc - z * groupSum, out), + bias at the end), so
+// both paths give identical bits and the choice by M keeps batch invariance.
+constexpr int kMaxTileGroup = 256;
+
+template <int R, int P>
+void q4GroupRows(const float* x, int ldx, int kb, int ke, const float* tile, const __m512* s, const __m512* z,
+                 const float* gsum, int groups, int g, float* y, int ldy, const int* cols) {
+  __m512 lo[R][P], hi[R][P];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) lo[i][j] = hi[i][j] = _mm512_setzero_ps();
+  int k = kb;
+  for (; k + 1 < ke; k += 2) {
+    const float* t = tile + static_cast<std::size_t>(k - kb) * P * kW;
+    __m512 wl[P], wh[P];
+    for (int j = 0; j < P; ++j) {
+      wl[j] = _mm512_load_ps(t + j * kW);
+      wh[j] = _mm512_load_ps(t + P * kW + j * kW);
+    }
+    for (int i = 0; i < R; ++i) {
+      const __m512 a0 = _mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
+      const __m512 a1 = _mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k + 1]);
+      for (int j = 0; j < P; ++j) {
+        lo[i][j] = _mm512_fmadd_ps(a0, wl[j], lo[i][j]);
+        hi[i][j] = _mm512_fmadd_ps(a1, wh[j], hi[i][j]);
+      }
+    }
+  }
+  if (k < ke) {
+    const float* t = tile + static_cast<std::size_t>(k - kb) * P * kW;
+    for (int j = 0; j < P; ++j) {
+      const __m512 wl = _mm512_load_ps(t + j * kW);
+      for (int i = 0; i < R; ++i)
+        lo[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]), wl, lo[i][j]);
+    }
+  }
+  for (int j = 0; j < P; ++j)
+    for (int i = 0; i < R; ++i) {
+      float* o = y + static_cast<std::size_t>(i) * ldy + j * kW;
+      const __m512 acc = _mm512_add_ps(lo[i][j], hi[i][j]);
+      const __m512 gs = _mm512_set1_ps(gsum[static_cast<std::size_t>(i) * groups + g]);
+      storeCols(o, _mm512_fmadd_ps(s[j], _mm512_fnmadd_ps(z[j], gs, acc), loadCols(o, cols[j])), cols[j]);
+    }
+}
+
+template <int P>
+void q4ManyRows(const float* x, int ldx, int M, int K, int G, int groups, const std::uint8_t* b, std::size_t stride,
+                const float* sP, const float* zP, std::size_t sStride, const float* gsum, const float* bias, float* y,
+                int ldy, int N, int col0) {
+  alignas(64) float tile[kMaxTileGroup * P * kW];
+  int cols[P];
+  for (int j = 0; j < P; ++j) cols[j] = imin(kW, N - (col0 + j * kW));
+  for (int m = 0; m < M; ++m)
+    for (int j = 0; j < P; ++j) storeCols(y + static_cast<std::size_t>(m) * ldy + col0 + j * kW, _mm512_setzero_ps(), cols[j]);
+  const __m512i low = _mm512_set1_epi32(15);
+  for (int g = 0; g < groups; ++g) {
+    const int kb = g * G, ke = imin(K, kb + G);
+    for (int k = kb; k < ke; k += 2)
+      for (int j = 0; j < P; ++j) {
+        const __m512i v = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j * stride + static_cast<std::size_t>(k / 2) * kW)));
+        _mm512_store_ps(tile + static_cast<std::size_t>(k - kb) * P * kW + j * kW, _mm512_cvtepi32_ps(_mm512_and_si512(v, low)));
+        if (k + 1 < ke)
+          _mm512_store_ps(tile + static_cast<std::size_t>(k + 1 - kb) * P * kW + j * kW, _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4)));
+      }
+    __m512 s[P], z[P];
+    for (int j = 0; j < P; ++j) {
+      s[j] = _mm512_loadu_ps(sP + j * sStride + static_cast<std::size_t>(g) * kW);
+      z[j] = _mm512_loadu_ps(zP + j * sStride + static_cast<std::size_t>(g) * kW);
+    }
+    int m0 = 0;
+    for (; m0 + 4 <= M; m0 += 4)
+      q4GroupRows<4, P>(x + static_cast<std::size_t>(m0) * ldx, ldx, kb, ke, tile, s, z, gsum + static_cast<std::size_t>(m0) * groups,
+                        groups, g, y + static_cast<std::size_t>(m0) * ldy + col0, ldy, cols);
+    for (; m0 < M; ++m0)
+      q4GroupRows<1, P>(x + static_cast<std::size_t>(m0) * ldx, ldx, kb, ke, tile, s, z, gsum + static_cast<std::size_t>(m0) * groups,
+                        groups, g, y + static_cast<std::size_t>(m0) * ldy + col0, ldy, cols);
+  }
+  for (int m = 0; m < M; ++m)
+    for (int j = 0; j < P; ++j) {
+      float* o = y + static_cast<std::size_t>(m) * ldy + col0 + j * kW;
+      const __m512 bv = bias ? loadCols(bias + col0 + j * kW, cols[j]) : _mm512_setzero_ps();
+      storeCols(o, _mm512_add_ps(loadCols(o, cols[j]), bv), cols[j]);
+    }
+}
+
+// Few rows: tiles of up to 4 rows x 2 panels unpacking in registers; many rows: the shared float tile.
 void gemmQ4(const float* x, int ldx, int M, int K, int G, int groups, const std::uint8_t* packed, const float* scales,
             const float* zeros, const float* groupSums, const float* bias, float* y, int ldy, int N, int p0, int p1) {
   const std::size_t stride = static_cast<std::size_t>((K + 1) / 2) * kW;
@@ -239,6 +325,13 @@ void gemmQ4(const float* x, int ldx, int M, int K, int G, int groups, const std:
     const std::uint8_t* b = packed + static_cast<std::size_t>(p) * stride;
     const float* sP = scales + static_cast<std::size_t>(p) * sStride;
     const float* zP = zeros + static_cast<std::size_t>(p) * sStride;
+    if (M >= 4 && G <= kMaxTileGroup) {
+      if (panels == 2)
+        q4ManyRows<2>(x, ldx, M, K, G, groups, b, stride, sP, zP, sStride, groupSums, bias, y, ldy, N, p * kW);
+      else
+        q4ManyRows<1>(x, ldx, M, K, G, groups, b, stride, sP, zP, sStride, groupSums, bias, y, ldy, N, p * kW);
+      continue;
+    }
     for (int m0 = 0; m0 < M; m0 += 4) {
       const int rows = imin(4, M - m0);
       const float* xm = x + static_cast<std::size_t>(m0) * ldx;

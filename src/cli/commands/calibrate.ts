@@ -108,12 +108,15 @@ async function evaluate(db: RegistryDb, engine: EngineRow, plan: Planned[], corp
   }
 }
 
-/** Decode tokens/s on a fixed small sample (first 64 FLORES dev lines of the first pair). */
+/** Decode tokens/s at batch 1 (greedy) on a fixed small sample: the first 16 FLORES dev lines of the first pair, one at a time. */
 async function measureRate(engine: EngineRow, entry: EvalSetEntry, corpora: string): Promise<number> {
-  const set = loadEvalSet(corpora, entry, 64);
+  const set = loadEvalSet(corpora, entry, 16);
   const translator = await openCounting(engine);
   try {
-    await translator.translate(set.sources, entry.direction.src, entry.direction.tgt, EVAL_DECODE_DEFAULTS);
+    await translator.translate(set.sources.slice(0, 2), entry.direction.src, entry.direction.tgt, EVAL_DECODE_DEFAULTS); // warm-up
+    translator.tokens = 0;
+    translator.seconds = 0;
+    for (const line of set.sources) await translator.translate([line], entry.direction.src, entry.direction.tgt, EVAL_DECODE_DEFAULTS);
     return translator.rate();
   } finally {
     await translator.close();
@@ -256,7 +259,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         io.stdout.write(formatTable(["pair", "set", "ref BLEU", "BLEU", "ref chrF++", "chrF++", "gate"], rows));
         io.stdout.write(
           `size: engine ${(built.bytes / 1e6).toFixed(1)} MB, reference ${(refSize / 1e6).toFixed(1)} MB (${((100 * built.bytes) / refSize).toFixed(0)}%)\n` +
-            `decode tokens/s (greedy, first 64 lines of ${rateEntry.set} ${rateEntry.pair}): reference ${refRate.toFixed(1)}, engine ${engRateSample.toFixed(1)} (x${(engRateSample / refRate).toFixed(2)})\n` +
+            `decode tokens/s (greedy, batch 1, first 16 lines of ${rateEntry.set} ${rateEntry.pair}): reference ${refRate.toFixed(1)}, engine ${engRateSample.toFixed(1)} (x${(engRateSample / refRate).toFixed(2)})\n` +
             `gate: ${gate.decision === "pass" ? "ACCEPTED (released)" : "REJECTED"} — ${gate.summary}\n`,
         );
       }

@@ -206,3 +206,36 @@ test("randomized add/step/cancel interleaving never loses or wrongly shares a bl
   }
   assert.equal(e.poolStats().usedBlocks, 0);
 });
+
+test("a preempted beam request resumes with its beams sharing the common prefix blocks, same result", async () => {
+  const A: GenerateRequest = { srcIds: new Int32Array([90, 10, 11, 12, 13, 14, 15, 2]), forcedBosId: 91, options: Engine.decodeOptions({ maxNewTokens: 40 }) };
+  const B: GenerateRequest = {
+    srcIds: new Int32Array([92, 40, 41, 50, 2]),
+    forcedBosId: 93,
+    options: Engine.decodeOptions({ maxNewTokens: 30, beamSize: 4, earlyStopping: false }),
+  };
+  const expected = await (await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 512, blockSize: 2 })).generate([A, B]);
+  const e = await Engine.load({ modelDir: MODEL, threads: 2, kvBlocks: 48, blockSize: 2 });
+  e.add(1, A);
+  e.add(2, B);
+  let stepsRun = 0;
+  let admissions = 0;
+  let resumedBlocks: { used: number; unshared: number } | undefined;
+  const got = new Map<number, number[]>();
+  while (e.pending() > 0) {
+    const out = await e.step();
+    assert.deepEqual(out.failed, []);
+    if (out.encoded.includes(2) && ++admissions === 2) {
+      // all beams re-fed stepsRun + 1 tokens in this pass (and hold one more token each)
+      const used = e.poolStats().requests.find((r) => r.id === 2)!.selfBlocks;
+      resumedBlocks = { used, unshared: 4 * Math.ceil((stepsRun + 1) / 2) };
+    }
+    if (out.progress.some((p) => p.id === 2)) stepsRun++;
+    for (const f of out.finished) got.set(f.id, f.result.ids);
+    assertConsistent(e, "resume step");
+  }
+  assert.ok(resumedBlocks, "request 2 was preempted and resumed");
+  assert.ok(resumedBlocks.used < resumedBlocks.unshared, `resumed beams share blocks (${resumedBlocks.used} < ${resumedBlocks.unshared})`);
+  assert.deepEqual(got.get(1), expected[0]!.ids);
+  assert.deepEqual(got.get(2), expected[1]!.ids);
+});

@@ -56,6 +56,7 @@ void EngineCore::releaseBlocks(Request& r) {
   for (auto& b : r.beams) {
     b.table.releaseAll(*pool_);
     b.cached = 0;
+    b.fillsShared = 0;
   }
   r.cross.releaseAll(*pool_);
 }
@@ -79,7 +80,34 @@ int EngineCore::admissionBlocks(const Request& r) const {
   int need = blocksFor(static_cast<int>(r.req.srcIds.size()));
   if (r.beams.empty()) return need + 1;
   for (const auto& b : r.beams) need += blocksFor(static_cast<int>(b.tokens.size()));
-  return need;
+  return need - resumeSharedBlocks(r) * (static_cast<int>(r.beams.size()) - 1);
+}
+
+int EngineCore::resumeSharedBlocks(const Request& r) const {
+  if (r.beams.size() < 2) return 0;
+  const std::vector<int>& first = r.beams[0].tokens;
+  std::size_t common = first.size();
+  for (const auto& b : r.beams) {
+    std::size_t i = 0;
+    while (i < common && i < b.tokens.size() && b.tokens[i] == first[i]) ++i;
+    common = i;
+    common = std::min(common, b.tokens.size() - 1);  // every beam still feeds at least its last token
+  }
+  return static_cast<int>(common) / pool_->blockSize();
+}
+
+void EngineCore::shareResumePrefix(Request& r) {
+  const int shared = resumeSharedBlocks(r);
+  if (shared == 0) return;
+  Beam& producer = r.beams[0];
+  const int sharedTokens = shared * pool_->blockSize();
+  if (!producer.table.prepareWrite(*pool_, 0, sharedTokens))
+    throw std::logic_error("KV pool ran out while resuming (admission reserved the blocks)");
+  producer.fillsShared = sharedTokens;
+  for (std::size_t i = 1; i < r.beams.size(); ++i) {
+    r.beams[i].table.shareFirst(*pool_, producer.table, shared);
+    r.beams[i].cached = sharedTokens;  // written by the producer earlier in the same layer of the coming pass
+  }
 }
 
 StepResult EngineCore::step(int encodeTokenBudget) {
@@ -126,6 +154,8 @@ StepResult EngineCore::step(int encodeTokenBudget) {
         Beam b;
         b.tokens.push_back(cfg_.decoderStartId);
         r->beams.push_back(std::move(b));
+      } else {
+        shareResumePrefix(*r);
       }
       out.encoded.push_back(r->id);
     }
@@ -139,7 +169,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
       if (rp->state == State::Running) {
         running.push_back(rp.get());
         for (const auto& b : rp->beams)
-          need += b.table.blocksNeeded(*pool_, b.cached, static_cast<int>(b.tokens.size()));
+          need += b.table.blocksNeeded(*pool_, b.cached, static_cast<int>(b.tokens.size()), b.fillsShared);
       }
     if (need <= pool_->freeBlocks() || running.empty()) break;
     Request* victim = running.back();
@@ -159,11 +189,12 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     if (rp->state != State::Running) continue;
     running.push_back(rp.get());
     for (auto& b : rp->beams) {
-      if (!b.table.prepareWrite(*pool_, b.cached, static_cast<int>(b.tokens.size())))
+      if (!b.table.prepareWrite(*pool_, b.cached, static_cast<int>(b.tokens.size()), b.fillsShared))
         throw std::logic_error("KV pool ran out after the step reserved its blocks");
-      // Never write into a block another sequence still reads.
+      // Never write into a block another sequence reads (except a resume prefix this beam fills for its
+      // siblings of the same request, with the values they would compute themselves).
       for (int idx = b.cached / pool_->blockSize(); idx <= (static_cast<int>(b.tokens.size()) - 1) / pool_->blockSize(); ++idx)
-        if (pool_->refcount(b.table.blocks()[static_cast<std::size_t>(idx)]) != 1)
+        if (idx * pool_->blockSize() >= b.fillsShared && pool_->refcount(b.table.blocks()[static_cast<std::size_t>(idx)]) != 1)
           throw std::logic_error("a decode step would overwrite a shared KV block");
       DecodeSequence s;
       s.tokens = b.tokens.data() + b.cached;
@@ -188,7 +219,10 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     return out;
   }
   for (Request* r : running)
-    for (auto& b : r->beams) b.cached = static_cast<int>(b.tokens.size());
+    for (auto& b : r->beams) {
+      b.cached = static_cast<int>(b.tokens.size());
+      b.fillsShared = 0;
+    }
 
   // 4. Search update: the heavy per-row work (log-softmax, processors, top-k) in parallel, then the
   //    per-request bookkeeping (block forks, finished hypotheses) serially.

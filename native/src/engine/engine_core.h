@@ -84,7 +84,8 @@ class EngineCore {
     std::vector<int> tokens;
     float score = 0.f;
     BlockTable table;
-    int cached = 0;  // tokens whose K/V are in the table
+    int cached = 0;       // tokens whose K/V are in the table (or written earlier in this pass, see below)
+    int fillsShared = 0;  // resume: positions [0, fillsShared) are written by this beam for its siblings too
   };
   struct Request {
     std::int64_t id = 0;
@@ -100,6 +101,10 @@ class EngineCore {
   int maxLength(const Request& r) const { return 1 + r.req.options.maxNewTokens; }
   int blocksFor(int tokens) const { return (tokens + pool_->blockSize() - 1) / pool_->blockSize(); }
   int admissionBlocks(const Request& r) const;
+  // Full blocks of the common token prefix all beams of a preempted request can share when it resumes.
+  int resumeSharedBlocks(const Request& r) const;
+  // Resume: beam 0 recomputes the common prefix into blocks the other beams share (one pass, same bits).
+  void shareResumePrefix(Request& r);
   void releaseBlocks(Request& r);
   void preempt(Request& r);
   // Search update from this step's per-row outcomes; returns true when the request finished (fills result).

@@ -74,18 +74,25 @@ void BlockTable::forkFrom(BlockPool& pool, const BlockTable& other) {
   for (int b : blocks_) pool.retain(b);
 }
 
-int BlockTable::blocksNeeded(const BlockPool& pool, int from, int to) const {
+int BlockTable::blocksNeeded(const BlockPool& pool, int from, int to, int sharedBelow) const {
   if (to <= from) return 0;
   const int bs = pool.blockSize();
   int need = 0;
   for (int idx = from / bs; idx <= (to - 1) / bs; ++idx) {
     if (idx >= size()) ++need;
-    else if (pool.refcount(blocks_[static_cast<std::size_t>(idx)]) > 1) ++need;
+    else if (idx * bs >= sharedBelow && pool.refcount(blocks_[static_cast<std::size_t>(idx)]) > 1) ++need;
   }
   return need;
 }
 
-bool BlockTable::prepareWrite(BlockPool& pool, int from, int to) {
+void BlockTable::shareFirst(BlockPool& pool, const BlockTable& other, int blocks) {
+  releaseAll(pool);
+  if (blocks > other.size()) throw std::runtime_error("sharing more blocks than the table holds");
+  blocks_.assign(other.blocks_.begin(), other.blocks_.begin() + blocks);
+  for (int b : blocks_) pool.retain(b);
+}
+
+bool BlockTable::prepareWrite(BlockPool& pool, int from, int to, int sharedBelow) {
   if (to <= from) return true;
   const int bs = pool.blockSize();
   for (int idx = from / bs; idx <= (to - 1) / bs; ++idx) {
@@ -96,7 +103,7 @@ bool BlockTable::prepareWrite(BlockPool& pool, int from, int to) {
       blocks_.push_back(b);
     } else {
       const int old = blocks_[static_cast<std::size_t>(idx)];
-      if (pool.refcount(old) > 1) {  // copy-on-write
+      if (idx * bs >= sharedBelow && pool.refcount(old) > 1) {  // copy-on-write
         const int b = pool.allocate();
         if (b < 0) return false;
         pool.copyBlock(old, b);

@@ -49,10 +49,13 @@ class BlockTable {
   // Shares all of other's blocks (copy-on-write fork).
   void forkFrom(BlockPool& pool, const BlockTable& other);
   // Blocks needed (upper bound) to make positions [from, to) writable.
-  int blocksNeeded(const BlockPool& pool, int from, int to) const;
-  // Makes positions [from, to) writable: appends blocks and copies shared blocks that will be written.
+  int blocksNeeded(const BlockPool& pool, int from, int to, int sharedBelow = 0) const;
+  // Makes positions [from, to) writable: appends blocks and copies shared blocks that will be written, except
+  // blocks below position `sharedBelow`, which this sequence fills for siblings that share them (resume).
   // Returns false (nothing half-done that leaks: acquired blocks stay in the table) when the pool runs out.
-  bool prepareWrite(BlockPool& pool, int from, int to);
+  bool prepareWrite(BlockPool& pool, int from, int to, int sharedBelow = 0);
+  // Shares the first `blocks` blocks of other (other must hold them).
+  void shareFirst(BlockPool& pool, const BlockTable& other, int blocks);
   void releaseAll(BlockPool& pool);
 
  private:

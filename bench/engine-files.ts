@@ -1,0 +1,62 @@
+/**
+ * Decode throughput of every engine file in a folder (default var/engines) against the float engine, greedy,
+ * at batch 1 (8 sentences one after another) and batch 16, on the bench's English sentences -> German
+ * (throughput does not depend on the calibration language). Best of two runs each.
+ *
+ *   npx tsx bench/engine-files.ts [dir]
+ */
+import { readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+import { Engine } from "../src/engine/engine.js";
+import type { GenerateRequest } from "../src/engine/types.js";
+import { MBartTokenizer } from "../src/tokenizer/mbart.js";
+
+const SENTENCES = [
+  "The train leaves at seven in the morning.",
+  "My sister likes to read books in the garden when the weather is warm.",
+  "Please close the window before you go to bed.",
+  "The new library opens next week and everyone in town is invited.",
+  "He forgot his umbrella, so he came home completely wet.",
+  "We are planning a short trip to the mountains in the spring.",
+  "Could you tell me where the nearest pharmacy is?",
+  "The meeting was moved to Thursday because the manager was ill.",
+];
+
+async function rate(e: Engine, reqs: GenerateRequest[], batch: number): Promise<number> {
+  let best = 0;
+  for (let r = 0; r < 2; r++) {
+    let tokens = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < reqs.length; i += batch) for (const x of await e.generate(reqs.slice(i, i + batch))) tokens += x.ids.length - 1;
+    best = Math.max(best, tokens / ((performance.now() - t0) / 1000));
+  }
+  return best;
+}
+
+const modelDir = resolve(process.env.GLOSSA_MODEL_DIR ?? "models/glossa-mini-50");
+const dir = resolve(process.argv[2] ?? "var/engines");
+const tok = await MBartTokenizer.fromDir(modelDir);
+const de = tok.languageId("de_DE");
+const reqs = Array.from({ length: 16 }, (_, i) => ({
+  srcIds: tok.encodeSource(SENTENCES[i % SENTENCES.length]!, "en_XX"),
+  forcedBosId: de,
+  options: Engine.decodeOptions({ beamSize: 1, maxNewTokens: 64 }),
+}));
+const measure = async (enginePath?: string): Promise<[number, number]> => {
+  const e = await Engine.load({ modelDir, ...(enginePath ? { enginePath } : {}), threads: 2, kvMemoryMiB: 256 });
+  try {
+    await e.generate(reqs.slice(0, 2));
+    return [await rate(e, reqs.slice(0, 8), 1), await rate(e, reqs, 16)];
+  } finally {
+    await e.dispose();
+  }
+};
+const [f1, f16] = await measure();
+console.log(`float: batch 1 ${f1.toFixed(1)} tok/s, batch 16 ${f16.toFixed(1)} tok/s`);
+console.log("| engine file | batch 1 tok/s | x float | batch 16 tok/s | x float |");
+console.log("| --- | --- | --- | --- | --- |");
+for (const f of readdirSync(dir).filter((x) => x.endsWith(".safetensors")).sort()) {
+  const [a, b] = await measure(join(dir, f));
+  console.log(`| ${f} | ${a.toFixed(1)} | ${(a / f1).toFixed(2)} | ${b.toFixed(1)} | ${(b / f16).toFixed(2)} |`);
+}

@@ -3,7 +3,10 @@
  * (var/calib/<lang>-<recipe>.out by default) and prints one row per (pair, set) with the reference's and
  * each recipe's BLEU / chrF++, the gate verdict per engine, sizes and decode tokens/s.
  *
- *   npx tsx src/calib/batch-table.ts [dir]
+ *   npx tsx src/calib/batch-table.ts [dir] [gateDir]
+ *
+ * gateDir (optional): later `glossa gate --json` outputs named <lang>-<recipe>.gate.json (e.g. after evaluating
+ * the whole FLORES dev set); their decisions and rows replace the batch's.
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +32,13 @@ interface Out {
 
 const f2 = (x: number | null | undefined): string => (x === null || x === undefined ? "-" : x.toFixed(2));
 
-export function batchTable(dir: string): string {
+interface GateJson {
+  decision: string;
+  summary: string;
+  reasons: Row[];
+}
+
+export function batchTable(dir: string, gateDir?: string): string {
   const outs = new Map<string, Out>();
   for (const f of readdirSync(dir).filter((x) => x.endsWith(".out")).sort()) {
     const text = readFileSync(join(dir, f), "utf8").trim();
@@ -40,6 +49,18 @@ export function batchTable(dir: string): string {
       /* an unfinished run */
     }
   }
+  if (gateDir && existsSync(gateDir))
+    for (const [k, o] of outs) {
+      const f = join(gateDir, `${k}.gate.json`);
+      if (!existsSync(f)) continue;
+      try {
+        const g = JSON.parse(readFileSync(f, "utf8")) as GateJson;
+        o.gate = { decision: g.decision, summary: g.summary };
+        o.rows = g.reasons;
+      } catch {
+        /* unfinished */
+      }
+    }
   const lines: string[] = [];
   lines.push("| engine | size MB (ref) | KL est / measured | layers | tok/s ref -> engine | gate |");
   lines.push("| --- | --- | --- | --- | --- | --- |");
@@ -77,5 +98,5 @@ export function batchTable(dir: string): string {
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
   const dir = process.argv[2] ?? join(process.cwd(), "var", "calib");
   if (!existsSync(dir)) throw new Error(`${dir} does not exist`);
-  process.stdout.write(batchTable(dir));
+  process.stdout.write(batchTable(dir, process.argv[3]));
 }

@@ -62,13 +62,13 @@ export function batchTable(dir: string, gateDir?: string): string {
       }
     }
   const lines: string[] = [];
-  lines.push("| engine | size MB (ref) | KL est / measured | layers | tok/s ref -> engine | gate |");
-  lines.push("| --- | --- | --- | --- | --- | --- |");
+  lines.push("| engine | size MB (ref) | KL est / measured | layers | gate |");
+  lines.push("| --- | --- | --- | --- | --- |");
   for (const [k, o] of outs) {
     const prec = new Map<string, number>();
     for (const l of o.build.layers) prec.set(l.precision, (prec.get(l.precision) ?? 0) + 1);
     lines.push(
-      `| ${k} | ${(o.engine.bytes / 1e6).toFixed(1)} (${(o.referenceBytes / 1e6).toFixed(1)}) | ${o.build.klEstimate.toExponential(1)} / ${o.build.klMeasured.toExponential(1)} | ${[...prec].map(([p, n]) => `${n} ${p}`).join(", ")} | ${o.decodeTokensPerSecond.reference.toFixed(0)} -> ${o.decodeTokensPerSecond.engine.toFixed(0)} (x${(o.decodeTokensPerSecond.engine / o.decodeTokensPerSecond.reference).toFixed(2)}) | ${o.gate.decision === "pass" ? "accepted" : "REJECTED"} |`,
+      `| ${k} | ${(o.engine.bytes / 1e6).toFixed(1)} (${(o.referenceBytes / 1e6).toFixed(1)}) | ${o.build.klEstimate.toExponential(1)} / ${o.build.klMeasured.toExponential(1)} | ${[...prec].map(([p, n]) => `${n} ${p}`).join(", ")} | ${o.gate.decision === "pass" ? "accepted" : "REJECTED"} |`,
     );
   }
   lines.push("");

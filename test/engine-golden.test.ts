@@ -6,45 +6,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 import { Engine } from "../src/engine/engine.js";
 import type { DecodeOptions, GenerateRequest } from "../src/engine/types.js";
+import { GOLDEN_FILE as GOLDEN, MODEL_DIR as MODEL, loadGolden, type GoldenCase } from "./helpers/golden.js";
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
-const ROOT = repoRoot();
-const MODEL = resolve(ROOT, process.env.GLOSSA_MODEL_DIR ?? "models/glossa-mini-50");
-const GOLDEN = join(ROOT, "test/fixtures/golden/golden.json");
 const ready = existsSync(join(MODEL, "config.json")) && existsSync(GOLDEN);
-
-interface GoldenCase {
-  id: string;
-  src_lang: string;
-  tgt_lang: string;
-  text: string;
-  src_ids: number[];
-  forced_bos_id: number;
-  greedy: { ids: number[] };
-  beam4: { ids: number[]; score: number };
-}
-interface GoldenInternals {
-  id: string;
-  encoder_out: { shape: [number, number]; sum: number; abs_sum: number; first8: number[] };
-  first_step_logits: { top5_ids: number[]; top5: number[]; logsumexp: number };
-}
-interface Golden {
-  settings: Record<string, unknown>;
-  cases: GoldenCase[];
-  internals?: GoldenInternals[];
-}
-
-const golden: Golden | undefined = ready ? (JSON.parse(readFileSync(GOLDEN, "utf8")) as Golden) : undefined;
+const golden = ready ? loadGolden() : undefined;
 
 function num(v: unknown): number | undefined {
   return typeof v === "number" ? v : undefined;

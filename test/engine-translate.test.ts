@@ -5,21 +5,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { englishPivotPairs, pairName, resolveLanguage } from "../src/languages.js";
 import { Translator } from "../src/engine/translator.js";
+import { MODEL_DIR } from "./helpers/golden.js";
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
-const ROOT = repoRoot();
-const MODEL = resolve(ROOT, process.env.GLOSSA_MODEL_DIR ?? "models/glossa-mini-50");
-const hasTokenizerModule = existsSync(join(ROOT, "src/tokenizer/mbart.ts")) || existsSync(join(ROOT, "dist/src/tokenizer/mbart.js"));
-const skip = existsSync(join(MODEL, "config.json")) && existsSync(join(MODEL, "tokenizer.json")) && hasTokenizerModule ? false : `needs ${MODEL} with tokenizer.json and src/tokenizer/mbart.ts`;
+const MODEL = MODEL_DIR;
+const skip = existsSync(join(MODEL, "config.json")) && existsSync(join(MODEL, "tokenizer.json")) ? false : `needs ${MODEL} with tokenizer.json`;
 
 // Our own sentences (not from any corpus), one per source language.
 const SENTENCES: Record<string, string[]> = {

@@ -1,27 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { MBartTokenizer, TokenizerError } from "../src/tokenizer/mbart.js";
 import { LANGUAGES } from "../src/languages.js";
-import { repoRoot as root } from "../src/config.js";
+import { MODEL_DIR as modelDir, loadGolden } from "./helpers/golden.js";
 
-const repoRoot = root();
-
-const modelDir = join(repoRoot, "models", "glossa-mini-50");
-interface GoldenCase {
-  id: string;
-  src_lang: string;
-  tgt_lang: string;
-  text: string;
-  src_ids: number[];
-  forced_bos_id: number;
-  greedy: { ids: number[]; text: string };
-  beam4: { ids: number[]; text: string };
-}
-const golden = JSON.parse(readFileSync(join(repoRoot, "test", "fixtures", "golden", "golden.json"), "utf8")) as {
-  cases: GoldenCase[];
-};
+const golden = loadGolden();
 
 test("reference tokenizer has the mBART-50 layout", async () => {
   const tok = await MBartTokenizer.fromDir(modelDir);

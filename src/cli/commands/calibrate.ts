@@ -1,6 +1,6 @@
 /**
  * glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N] [--flores-limit N]
- *                  [--threads N] [--out-dir DIR] [--no-eval] [--json]
+ *                  [--kl-budget X] [--threads N] [--out-dir DIR] [--no-eval] [--json]
  *
  * Builds the calibrated engine for language L (progress on stderr), registers it, evaluates it and the
  * reference engine on every pair involving L (L-en and en-L; all 18 English-pivot pairs for en) on
@@ -31,7 +31,7 @@ import type { EngineRow } from "../../storage/schema/models.js";
 import { PROCESS_IO, positiveInt, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
 
 export const CALIBRATE_USAGE =
-  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
+  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
 
 export const DEFAULT_TATOEBA_LIMIT = 500;
 
@@ -133,6 +133,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         set: { type: "string" },
         "tatoeba-limit": { type: "string" },
         "flores-limit": { type: "string" },
+        "kl-budget": { type: "string" },
         threads: { type: "string" },
         "out-dir": { type: "string" },
         "no-eval": { type: "boolean", default: false },
@@ -155,6 +156,11 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
     const tatoebaLimit = positiveInt(values["tatoeba-limit"], "--tatoeba-limit") ?? DEFAULT_TATOEBA_LIMIT;
     const floresLimit = positiveInt(values["flores-limit"], "--flores-limit");
     const threads = positiveInt(values.threads, "--threads");
+    let klBudget: number | undefined;
+    if (values["kl-budget"] !== undefined) {
+      klBudget = Number(values["kl-budget"]);
+      if (!Number.isFinite(klBudget) || klBudget < 0) throw new UsageError(`--kl-budget expects a number >= 0 (nats per token), got ${JSON.stringify(values["kl-budget"])}`);
+    }
     const outDir = values["out-dir"] ?? process.env.GLOSSA_ENGINES_DIR ?? join(repoRoot(), "var", "engines");
     const mdir = modelDir();
     const reg = openRegistry();
@@ -172,6 +178,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         outDir,
         ...(threads !== undefined ? { threads } : {}),
         modelWeightsSha256: model.weightsSha256,
+        ...(klBudget !== undefined ? { recipeOptions: { klBudget } } : {}),
         onProgress: (p) => {
           const line = `calibrate ${lang.iso} ${recipe}: ${p.phase} ${p.done}/${p.total}`;
           if (line === lastLine) return;

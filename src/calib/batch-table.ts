@@ -20,6 +20,8 @@ interface Row {
   referenceChrf: number | null;
   passed: boolean;
   reason: string;
+  /** lines compared (the batch: first 200 of each set; a later gate over the whole FLORES dev: "all") */
+  lines?: string;
 }
 interface Out {
   engine: { name: string; bytes: number };
@@ -56,7 +58,7 @@ export function batchTable(dir: string, gateDir?: string): string {
       try {
         const g = JSON.parse(readFileSync(f, "utf8")) as GateJson;
         o.gate = { decision: g.decision, summary: g.summary };
-        o.rows = g.reasons;
+        o.rows = g.reasons.map((r) => ({ ...r, lines: r.setName === "flores200-dev" ? "all" : "200" }));
       } catch {
         /* unfinished */
       }
@@ -72,8 +74,8 @@ export function batchTable(dir: string, gateDir?: string): string {
     );
   }
   lines.push("");
-  lines.push("| pair | set | ref BLEU | INT8 BLEU | INT4 BLEU | ref chrF++ | INT8 chrF++ | INT4 chrF++ | INT8 | INT4 |");
-  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  lines.push("| pair | set | lines | ref BLEU | INT8 BLEU | INT4 BLEU | ref chrF++ | INT8 chrF++ | INT4 chrF++ | INT8 | INT4 |");
+  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   const byKey = new Map<string, { ref?: Row; int8?: Row; int4?: Row }>();
   for (const [k, o] of outs) {
     const recipe = k.endsWith("awq-int4") ? "int4" : "int8";
@@ -89,7 +91,7 @@ export function batchTable(dir: string, gateDir?: string): string {
   for (const [key, e] of [...byKey].sort(([a], [b]) => a.localeCompare(b))) {
     const [pair, set, lang] = key.split("|");
     lines.push(
-      `| ${pair}${lang === "en" ? " (en engine)" : ""} | ${set} | ${f2(e.ref?.referenceBleu)} | ${f2(e.int8?.engineBleu)} | ${f2(e.int4?.engineBleu)} | ${f2(e.ref?.referenceChrf)} | ${f2(e.int8?.engineChrf)} | ${f2(e.int4?.engineChrf)} | ${verdict(e.int8)} | ${verdict(e.int4)} |`,
+      `| ${pair}${lang === "en" ? " (en engine)" : ""} | ${set} | ${e.int8?.lines ?? e.int4?.lines ?? "200"}${e.int8 && e.int4 && (e.int8.lines ?? "200") !== (e.int4.lines ?? "200") ? "*" : ""} | ${f2(e.ref?.referenceBleu)} | ${f2(e.int8?.engineBleu)} | ${f2(e.int4?.engineBleu)} | ${f2(e.ref?.referenceChrf)} | ${f2(e.int8?.engineChrf)} | ${f2(e.int4?.engineChrf)} | ${verdict(e.int8)} | ${verdict(e.int4)} |`,
     );
   }
   return `${lines.join("\n")}\n`;

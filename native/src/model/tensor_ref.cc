@@ -1,5 +1,7 @@
 #include "model/tensor_ref.h"
 
+#include "core/half.h"
+
 #include <cstring>
 #include <stdexcept>
 
@@ -58,36 +60,6 @@ std::int64_t TensorRef::elements() const {
 
 std::string TensorRef::describe() const { return file + ": tensor " + name; }
 
-namespace {
-
-float halfToFloat(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1fu;
-  std::uint32_t mant = h & 0x3ffu;
-  std::uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      mant &= 0x3ffu;
-      bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | (mant << 13);
-    }
-  } else if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-}  // namespace
 
 void TensorRef::toFloat(std::size_t begin, std::size_t count, float* out) const {
   if (quantized()) throw std::runtime_error(describe() + ": quantized weights are read by a quantized Linear only");

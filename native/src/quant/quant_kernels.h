@@ -8,6 +8,8 @@
 // Batch invariance: every output element is computed with the same operation sequence whatever M is
 // (per-row accumulation over K in order; the W8A8 products are exact int32 sums).
 #pragma once
+
+#include "core/half.h"
 #include <cstddef>
 #include <cstdint>
 
@@ -41,7 +43,6 @@ const QuantKernelTable& avx512VnniQuantKernels();
 const QuantKernelTable& selectQuantKernels(const CpuFeatures& cpu, const char* floatKernels);
 
 // IEEE half <-> float (round to nearest even).
-float halfToFloatValue(std::uint16_t h);
 std::uint16_t floatToHalfValue(float f);
 
 }  // namespace glossa

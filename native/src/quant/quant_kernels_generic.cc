@@ -89,7 +89,7 @@ void gemmF16(const float* x, int ldx, int M, int K, const std::uint16_t* packed,
       float acc[kW] = {};
       const float* xr = x + static_cast<std::size_t>(m) * ldx;
       for (int k = 0; k < K; ++k)
-        for (int j = 0; j < kW; ++j) acc[j] += xr[k] * halfToFloatValue(b[static_cast<std::size_t>(k) * kW + j]);
+        for (int j = 0; j < kW; ++j) acc[j] += xr[k] * halfToFloat(b[static_cast<std::size_t>(k) * kW + j]);
       float* out = y + static_cast<std::size_t>(m) * ldy + col0;
       for (int j = 0; j < cols; ++j) out[j] = acc[j] + (bias ? bias[col0 + j] : 0.f);
     }
@@ -102,32 +102,6 @@ const QuantKernelTable kGeneric{"generic", gemmQ8, gemmQ8A8, gemmQ4, gemmF16};
 
 const QuantKernelTable& genericQuantKernels() { return kGeneric; }
 
-float halfToFloatValue(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1fu;
-  std::uint32_t mant = h & 0x3ffu;
-  std::uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      mant &= 0x3ffu;
-      bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | (mant << 13);
-    }
-  } else if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 std::uint16_t floatToHalfValue(float f) {
   std::uint32_t x;

@@ -100,7 +100,7 @@ class Half16Linear : public QuantLinearBase {
   void weightRow(int n, float* outRow) const override {
     if (n < 0 || n >= out_) throw std::runtime_error("weight row out of range");
     const std::uint16_t* p = packed_.data() + static_cast<std::size_t>(n / kW) * in_ * kW + n % kW;
-    for (int k = 0; k < in_; ++k) outRow[k] = halfToFloatValue(p[static_cast<std::size_t>(k) * kW]);
+    for (int k = 0; k < in_; ++k) outRow[k] = halfToFloat(p[static_cast<std::size_t>(k) * kW]);
   }
 
  private:

@@ -61,7 +61,7 @@ GroupParams int4Params(const float* w, int n, float clip) {
   float s = (mx - mn) / 15.f;
   if (!(s >= 1e-5f)) s = 1e-5f;
   const std::uint16_t bits = floatToHalfValue(s);
-  s = halfToFloatValue(bits);
+  s = halfToFloat(bits);
   const int z = static_cast<int>(std::max(0.f, std::min(15.f, std::nearbyint(-mn / s))));
   return {s, z, bits};
 }
@@ -116,7 +116,7 @@ void dequantizeInt4Rows(const Int4Rows& q, float* out) {
       const int code = k % 2 ? b >> 4 : b & 15;
       const std::size_t gi = static_cast<std::size_t>(r) * q.groups + k / q.groupSize;
       out[static_cast<std::size_t>(r) * q.cols + k] =
-          static_cast<float>(code - q.zero[gi]) * halfToFloatValue(q.scaleF16[gi]);
+          static_cast<float>(code - q.zero[gi]) * halfToFloat(q.scaleF16[gi]);
     }
 }
 

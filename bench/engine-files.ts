@@ -11,17 +11,9 @@ import { join, resolve } from "node:path";
 import { Engine } from "../src/engine/engine.js";
 import type { GenerateRequest } from "../src/engine/types.js";
 import { MBartTokenizer } from "../src/tokenizer/mbart.js";
+import { BENCH_SENTENCES } from "./sentences.js";
 
-const SENTENCES = [
-  "The train leaves at seven in the morning.",
-  "My sister likes to read books in the garden when the weather is warm.",
-  "Please close the window before you go to bed.",
-  "The new library opens next week and everyone in town is invited.",
-  "He forgot his umbrella, so he came home completely wet.",
-  "We are planning a short trip to the mountains in the spring.",
-  "Could you tell me where the nearest pharmacy is?",
-  "The meeting was moved to Thursday because the manager was ill.",
-];
+const SENTENCES = BENCH_SENTENCES;
 
 async function rate(e: Engine, reqs: GenerateRequest[], batch: number): Promise<number> {
   let best = 0;

@@ -15,6 +15,7 @@ import { Engine } from "../src/engine/engine.js";
 import type { GenerateRequest } from "../src/engine/types.js";
 import { writeTinyModel } from "../test/fixtures/tiny-mbart.js";
 import { quantizedBench } from "./quant.js";
+import { BENCH_SENTENCES } from "./sentences.js";
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -22,17 +23,7 @@ function repoRoot(): string {
   return dir;
 }
 
-// Our own sentences (English source), varied in length.
-const SENTENCES = [
-  "The train leaves at seven in the morning.",
-  "My sister likes to read books in the garden when the weather is warm.",
-  "Please close the window before you go to bed.",
-  "The new library opens next week and everyone in town is invited.",
-  "He forgot his umbrella, so he came home completely wet.",
-  "We are planning a short trip to the mountains in the spring.",
-  "Could you tell me where the nearest pharmacy is?",
-  "The meeting was moved to Thursday because the manager was ill.",
-];
+const SENTENCES = BENCH_SENTENCES;
 
 interface Source {
   describe: string;

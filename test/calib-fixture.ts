@@ -8,22 +8,16 @@ import { join } from "node:path";
 
 import { buildCalibratedEngine, type BuiltEngine, type CalibRecipe } from "../src/calib/build.js";
 import type { CalibrationExample, QuantizeOptions } from "../src/engine/calibration.js";
+import { GOLDEN_FILE, type GoldenCase } from "./helpers/golden.js";
 
 export const ROOT = join(import.meta.dirname, "..").replace(/[\\/]dist$/, "");
 export const MODEL = join(ROOT, "models", "glossa-mini-50");
-export const GOLDEN = join(ROOT, "test", "fixtures", "golden", "golden.json");
+export const GOLDEN = GOLDEN_FILE;
 export const READY = existsSync(join(MODEL, "config.json")) && existsSync(GOLDEN) && existsSync(join(ROOT, "native", "build", "Release", "glossa_native.node"));
 export const SKIP: false | string = READY ? false : `needs ${MODEL}, ${GOLDEN} and the native addon`;
 
-export interface GoldenCase {
-  id: string;
-  src_lang: string;
-  tgt_lang: string;
-  text: string;
-  src_ids: number[];
-  forced_bos_id: number;
-  greedy: { ids: number[]; text: string };
-}
+
+export type { GoldenCase };
 
 export function goldenCases(): GoldenCase[] {
   return (JSON.parse(readFileSync(GOLDEN, "utf8")) as { cases: GoldenCase[] }).cases;

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { modelDir } from "../src/config.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
 import { defaultSettings } from "../src/server/settings.js";
+import { mulberry32 } from "./helpers/prng.js";
 
 const MODEL = modelDir();
 const skip = existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`;
@@ -34,16 +35,6 @@ before(async () => {
 });
 after(async () => server?.close(0));
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   name: string;
@@ -54,7 +45,7 @@ interface Case {
 const VALID = { text: "Hello.", source_lang: "en", target_lang: "de", options: { max_new_tokens: 6 } };
 
 function cases(): Case[] {
-  const rnd = prng(20261121);
+  const rnd = mulberry32(20261121);
   const int = (n: number) => Math.floor(rnd() * n);
   const out: Case[] = [];
   const json = "application/json";

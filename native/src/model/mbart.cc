@@ -98,6 +98,16 @@ void MBartModel::feedForward(const std::unique_ptr<Linear>& fc1, const std::uniq
   backend_.addInPlace(h, tmp, static_cast<std::size_t>(M) * d);
 }
 
+void MBartModel::embedTokens(const std::vector<int>& tokens, const std::vector<int>& positions,
+                             const Buffer& positionTable, const Norm& embeddingNorm, float* tmp, float* h) {
+  const int d = cfg_.dModel;
+  const int M = static_cast<int>(tokens.size());
+  const Linear& table = embedding_ ? *embedding_ : *lmHead_;
+  const float scale = cfg_.scaleEmbedding ? std::sqrt(static_cast<float>(d)) : 1.0f;
+  backend_.embed(table, tokens.data(), positions.data(), M, scale, positionTable.data(), d, tmp);
+  backend_.layerNorm(tmp, M, d, embeddingNorm.gamma->data(), embeddingNorm.beta->data(), cfg_.layerNormEps, h);
+}
+
 void MBartModel::encode(const std::vector<EncodeItem>& items, const PagedKvLayout& kv, std::vector<float>* encoderOut) {
   const int d = cfg_.dModel;
   const std::size_t D = static_cast<std::size_t>(d);
@@ -121,11 +131,7 @@ void MBartModel::encode(const std::vector<EncodeItem>& items, const PagedKvLayou
   float* att = scratch(kAttn, M * D);
   float* tmp = scratch(kTmp, M * D);
   float* ffnBuf = scratch(kFfn, static_cast<std::size_t>(M) * ffn);
-  const Linear& table = embedding_ ? *embedding_ : *lmHead_;
-  const float scale = cfg_.scaleEmbedding ? std::sqrt(static_cast<float>(d)) : 1.0f;
-  backend_.embed(table, tokens.data(), positions.data(), M, scale, encPositions_->data(), d, tmp);
-  backend_.layerNorm(tmp, M, d, encEmbNorm_.gamma->data(), encEmbNorm_.beta->data(), cfg_.layerNormEps,
-                     h);
+  embedTokens(tokens, positions, *encPositions_, encEmbNorm_, tmp, h);
   const int heads = cfg_.encoderHeads;
   const float attScale = 1.0f / std::sqrt(static_cast<float>(d / heads));
   for (const auto& L : enc_) {
@@ -189,11 +195,7 @@ void MBartModel::decode(const std::vector<DecodeSequence>& seqs, const PagedKvLa
   float* att = scratch(kAttn, M * D);
   float* tmp = scratch(kTmp, M * D);
   float* ffnBuf = scratch(kFfn, static_cast<std::size_t>(M) * ffn);
-  const Linear& table = embedding_ ? *embedding_ : *lmHead_;
-  const float scale = cfg_.scaleEmbedding ? std::sqrt(static_cast<float>(d)) : 1.0f;
-  backend_.embed(table, tokens.data(), positions.data(), M, scale, decPositions_->data(), d, tmp);
-  backend_.layerNorm(tmp, M, d, decEmbNorm_.gamma->data(), decEmbNorm_.beta->data(), cfg_.layerNormEps,
-                     h);
+  embedTokens(tokens, positions, *decPositions_, decEmbNorm_, tmp, h);
   const int heads = cfg_.decoderHeads;
   const float attScale = 1.0f / std::sqrt(static_cast<float>(d / heads));
   for (int l = 0; l < cfg_.decoderLayers; ++l) {

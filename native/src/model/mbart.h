@@ -59,6 +59,10 @@ class MBartModel {
   void feedForward(const std::unique_ptr<Linear>& fc1, const std::unique_ptr<Linear>& fc2, const Norm& norm, float* h,
                    int M, int ffn, float* normBuf, float* ffnBuf, float* tmp);
 
+  // Token embeddings (scaled) + learned positions, then layernorm_embedding: the first step of both stacks.
+  void embedTokens(const std::vector<int>& tokens, const std::vector<int>& positions, const Buffer& positionTable,
+                   const Norm& embeddingNorm, float* tmp, float* h);
+
   // Reusable scratch buffers (grown on demand, never shrunk) so steps do not re-allocate and page-fault.
   enum Scratch { kHidden, kNorm, kQkv, kAttn, kTmp, kFfn, kKv, kLogits, kScratchCount };
   float* scratch(Scratch slot, std::size_t floats);

@@ -304,6 +304,16 @@ struct CalibSession::Impl {
         out[m * d + i] = shared[static_cast<std::size_t>(tok[m]) * d + i] * scale + table[static_cast<std::size_t>(pos[m]) * d + i];
   }
 
+  // Pre-norm feed-forward sub-block with its residual: h += fc2(gelu(fc1(norm(h)))).
+  void feedForward(const Norm& norm, int fc1, int fc2, int M, std::vector<float>& h, std::vector<float>& nrm,
+                   std::vector<float>& f, std::vector<float>& tmp) {
+    layerNorm(h.data(), M, norm, nrm.data());
+    linear(fc1, nrm.data(), M, f.data());
+    gelu(f.data(), f.size());
+    linear(fc2, f.data(), M, tmp.data());
+    for (std::size_t i = 0; i < h.size(); ++i) h[i] += tmp[i];
+  }
+
   // Encoder from layer `from` (h holds that layer's input; from = 0 embeds). layerInputs (optional) gets
   // each layer's input. Returns the final-norm output.
   std::vector<float> encode(const Batch& b, int from, std::vector<float> h, std::vector<std::vector<float>>* layerInputs) {
@@ -324,11 +334,7 @@ struct CalibSession::Impl {
                 b.encLen, false, cfg.encoderHeads, att.data());
       linear(L.out, att.data(), M, tmp.data());
       for (std::size_t i = 0; i < MD; ++i) h[i] += tmp[i];
-      layerNorm(h.data(), M, L.ffnNorm, nrm.data());
-      linear(L.fc1, nrm.data(), M, f.data());
-      gelu(f.data(), f.size());
-      linear(L.fc2, f.data(), M, tmp.data());
-      for (std::size_t i = 0; i < MD; ++i) h[i] += tmp[i];
+      feedForward(L.ffnNorm, L.fc1, L.fc2, M, h, nrm, f, tmp);
     }
     std::vector<float> out(MD);
     layerNorm(h.data(), M, encFinal, out.data());
@@ -364,11 +370,7 @@ struct CalibSession::Impl {
                 cfg.decoderHeads, att.data());
       linear(L.crossOut, att.data(), M, tmp.data());
       for (std::size_t i = 0; i < MD; ++i) h[i] += tmp[i];
-      layerNorm(h.data(), M, L.ffnNorm, nrm.data());
-      linear(L.fc1, nrm.data(), M, f.data());
-      gelu(f.data(), f.size());
-      linear(L.fc2, f.data(), M, tmp.data());
-      for (std::size_t i = 0; i < MD; ++i) h[i] += tmp[i];
+      feedForward(L.ffnNorm, L.fc1, L.fc2, M, h, nrm, f, tmp);
     }
     std::vector<float> out(MD);
     layerNorm(h.data(), M, decFinal, out.data());

@@ -5,7 +5,7 @@
  * Everything a client sends is `unknown` until checked here; every failure is an HttpError with a clear message.
  */
 import type { DecodeOptions } from "../engine/types.js";
-import { resolveLanguage, type Language } from "../languages.js";
+import { parseLanguageTag, type Language } from "../languages.js";
 import { HttpError } from "./http-error.js";
 
 export type RequestShape = "glossa" | "libre";
@@ -86,12 +86,12 @@ function readLanguage(value: unknown, field: string, allowAuto: boolean): Langua
     throw bad(value === undefined ? `missing "${field}"` : `"${field}" must be a language code string, got ${describe(value)}`);
   }
   if (allowAuto && value.trim().toLowerCase() === "auto") return undefined;
-  const lang = value.length <= 16 ? resolveLanguage(value) : undefined;
-  if (!lang) {
-    const shown = value.length > 16 ? `${value.slice(0, 16)}…` : value;
-    throw bad(`unsupported language "${shown}" in "${field}"; see GET /languages (ISO 639-1 like "zh" or mBART like "zh_CN")`);
+  const parsed = parseLanguageTag(value, allowAuto ? "source" : "target");
+  if (!parsed.ok) {
+    const hint = parsed.error === "unsupported_script" ? "" : '; see GET /languages (BCP-47 like "de", "en-US", "zh-Hans", or mBART like "zh_CN")';
+    throw bad(`unsupported language in "${field}": ${parsed.message}${hint}`);
   }
-  return lang;
+  return parsed.language;
 }
 
 function readInt(v: unknown, name: string, min: number, max: number): number {

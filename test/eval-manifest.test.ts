@@ -93,7 +93,7 @@ describe("the repository's manifests (eval/sets)", () => {
   const manifests = readManifests(join(repoRoot(), "eval"));
 
   it("cover the sets the gate uses, FLORES-200 dev in all 18 directions", () => {
-    assert.deepEqual([...manifests.keys()].sort(), ["flores200-dev", "newstest2019", "newstest2020", "ntrex128", "tatoeba", "tico19-dev"]);
+    assert.deepEqual([...manifests.keys()].sort(), ["flores200-dev", "flores200-dev-pivot", "newstest2019", "newstest2020", "ntrex128", "tatoeba", "tico19-dev"]);
     const flores = manifests.get("flores200-dev")!;
     assert.deepEqual(flores.entries.map((e) => e.pair).sort(), englishPivotPairs().map(pairName).sort());
     assert.ok(flores.entries.every((e) => e.source.lines === 997));
@@ -104,8 +104,12 @@ describe("the repository's manifests (eval/sets)", () => {
       assert.equal(e.source.file, `flores200/dev/${src}.dev`);
       assert.equal(e.reference.file, `flores200/dev/${tgt}.dev`);
     }
-    // Directions through English only, each listed once per set.
-    for (const m of manifests.values()) for (const e of m.entries) assert.ok(e.pair.startsWith("en-") || e.pair.endsWith("-en"), `${m.set} ${e.pair}`);
+    // Directions through English only, each listed once per set; the pivot set holds the non-English pairs.
+    assert.deepEqual(manifests.get("flores200-dev-pivot")!.entries.map((e) => e.pair), ["de-fr", "es-ru", "zh-ar"]);
+    for (const m of manifests.values()) {
+      if (m.set === "flores200-dev-pivot") continue;
+      for (const e of m.entries) assert.ok(e.pair.startsWith("en-") || e.pair.endsWith("-en"), `${m.set} ${e.pair}`);
+    }
   });
 
   const corpora = join(repoRoot(), "..", "shared", "corpora");

@@ -415,13 +415,15 @@ test("requests go to the released calibrated engine of their source language, el
     const de = await post(s.url, { text: "Guten Morgen.", source_lang: "de", target_lang: "en" });
     assert.equal(de.status, 200);
     assert.equal(de.json.engine, "glossa-mini-50", "an engine that fails to load falls back to the reference");
-    await post(s.url, { text: "Merci beaucoup.", source_lang: "fr", target_lang: "es" });
+    // fr -> es pivots: fr -> en on the French engine, en -> es on the reference.
+    const pivoted = await post(s.url, { text: "Merci beaucoup.", source_lang: "fr", target_lang: "es" });
+    assert.equal(pivoted.json.engine, "glossa-mini-50/int8-fr+glossa-mini-50");
     assert.deepEqual(loads, ["glossa-mini-50/int8-fr", "glossa-mini-50/broken-de"], "each engine loaded once");
     const ready = (await (await fetch(`${s.url}/ready`)).json()) as { engines: string[] };
     assert.deepEqual(ready.engines, ["glossa-mini-50", "glossa-mini-50/int8-fr"]);
     const m = await metricsText(s.url);
     assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50/int8-fr"}'), 2);
-    assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50"}'), 2);
+    assert.equal(metricValue(m, 'glossa_engine_requests_total{engine="glossa-mini-50"}'), 3);
     assert.equal(metricValue(m, "glossa_kv_blocks_total"), 2 * metricValue(await metricsText(), "glossa_kv_blocks_total"));
   } finally {
     await s.close(0);

@@ -10,6 +10,8 @@
  * - tatoeba: Tatoeba test v2021-08-07 (zh: the cmn_Hans file), both directions.
  * - newstest2019, newstest2020: WMT news, only the source-original directions the corpus has.
  * - tico19-dev: TICO-19 dev, both directions for the languages it covers.
+ * - flores200-dev-pivot: FLORES-200 dev, directions between two non-English languages (served through the
+ *   English pivot by models trained only on en-xx, see src/engine/directions.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -88,6 +90,17 @@ export const SET_RECIPES: readonly SetRecipe[] = [
     required: false,
     candidates: () =>
       NON_ENGLISH.flatMap((l) => bothWays(l.iso, `tico19/en-${l.iso}/tico19-dev.en`, `tico19/en-${l.iso}/tico19-dev.${l.iso}`)),
+  },
+  {
+    set: "flores200-dev-pivot",
+    description: "FLORES-200 dev, directions between non-English languages (de-fr, es-ru, zh-ar): pivot against direct",
+    required: true,
+    candidates: () =>
+      [["de", "fr"], ["es", "ru"], ["zh", "ar"]].map(([s, t]) => ({
+        pair: `${s}-${t}`,
+        source: `flores200/dev/${s}.dev`,
+        reference: `flores200/dev/${t}.dev`,
+      })),
   },
 ];
 

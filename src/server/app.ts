@@ -4,8 +4,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
-import { LANGUAGES, type Language } from "../languages.js";
-import { isSchedulerError, type SchedulerError } from "../scheduler/errors.js";
+import type { Language } from "../languages.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "./body.js";
 import { detectLanguage } from "./detect.js";
 import { HttpError } from "./http-error.js";
@@ -13,21 +12,12 @@ import type { ServerMetrics } from "./metrics.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
 import type { ServerSettings } from "./settings.js";
 import { parseTranslateBody, type TranslateCall } from "./translate-request.js";
-import { undetectable, type TextTranslation, type TranslationService } from "./translation-service.js";
+import { schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
+import type { TextTranslation, TranslationService } from "./translation-service.js";
 
-export interface AppDeps {
-  settings: ServerSettings;
-  metrics: ServerMetrics;
-  /** The reference engine's translation service once loaded; undefined while loading (503). */
-  service: () => TranslationService | undefined;
-  /** The service for a source language: a released calibrated engine for it, or the reference. */
-  route?: (srcIso: string) => Promise<{ service: TranslationService; engine: string }>;
+export interface AppDeps extends FlowDeps {
   /** Names of the engines loaded now (the reference first), for /ready. */
   engines?: () => string[];
-  /** Name of the served model, shown in answers. */
-  modelName: () => string | undefined;
-  /** Recent scheduler throughput estimate for Retry-After, in engine requests per second. */
-  retryAfterSeconds: () => number;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -50,6 +40,8 @@ export interface GlossaResponse {
   model: string;
   /** The engine that translated: the reference (named like the model) or a released calibrated engine. */
   engine: string;
+  /** Present when the pair was translated through a pivot language (two passes): its ISO code. */
+  pivot?: string;
 }
 
 const MAX_BODY_ERROR = 200;
@@ -91,15 +83,23 @@ export function createApp(deps: AppDeps): Hono {
     });
   });
 
-  app.get("/languages", (c) =>
-    c.json(
-      LANGUAGES.map((l) => ({
-        code: l.iso,
-        name: l.name,
-        targets: LANGUAGES.map((t) => t.iso),
-      })),
-    ),
-  );
+  // Every language the model reads, with the targets it reaches: directly, or through the pivot (two passes).
+  app.get("/languages", (c) => {
+    const directions = deps.directions();
+    return c.json(
+      directions.languages.map((l) => {
+        const direct = directions.directTargets(l).map((t) => t.iso);
+        const targets = directions.targets(l).map((t) => t.iso);
+        return {
+          code: l.iso,
+          name: l.name,
+          targets,
+          direct_targets: direct,
+          pivot: targets.length > direct.length ? (directions.pivot?.iso ?? null) : null,
+        };
+      }),
+    );
+  });
 
   app.get("/metrics", (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }));
 
@@ -108,38 +108,11 @@ export function createApp(deps: AppDeps): Hono {
     const reference = deps.service();
     if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
     const call = await readTranslateCall(c.req.raw, settings, reference);
-    const { source, detected } = resolveSource(call);
-    const deadlineMs = Math.min(settings.requestTimeoutMs, call.timeoutMs ?? settings.requestTimeoutMs);
-    const model = deps.modelName() ?? "unknown";
-
-    if (source.iso === call.target.iso) {
-      // Nothing to translate: answer the input as it is.
-      const same = call.texts.map((text) => ({ text, tokens: 0, finishReason: "eos" as const }));
-      return c.json(formatAnswer(call, same, source, detected, { model, engine: "none" }));
-    }
-    const routed = deps.route ? await deps.route(source.iso) : { service: reference, engine: model };
-    const service = routed.service;
-    const names = { model, engine: routed.engine };
-    metrics.engineRequests.inc({ engine: routed.engine });
-    const prepared = await service.prepare(call, source);
-    if (c.req.raw.signal.aborted) throw new HttpError(499, "request cancelled by the client");
-    metrics.segments.inc({}, prepared.requests.length);
-    const signal = c.req.raw.signal;
-    // The deadline counts from arrival: reading, validation and cutting the text count against it.
-    const timeoutMs = Math.max(0, deadlineMs - (performance.now() - arrived));
-
-    if (call.stream) return streamTranslation(c, deps, call, source, detected, names, (onPartial) =>
-      service.run(prepared, { signal, timeoutMs, onPartial }),
-    );
-
-    let results: TextTranslation[];
-    try {
-      results = await service.run(prepared, { signal, timeoutMs });
-    } catch (err) {
-      throw schedulerHttpError(err, deps, metrics);
-    }
+    const started = await startTranslation(deps, call, { signal: c.req.raw.signal, arrived });
+    if (call.stream) return streamTranslation(c, deps, call, started);
+    const results = await started.run();
     metrics.textsTranslated.inc({}, results.length);
-    return c.json(formatAnswer(call, results, source, detected, names));
+    return c.json(formatAnswer(call, results, started));
   });
 
   app.all("/translate", (c) => jsonError(c, 405, "use POST /translate", { allow: "POST" }));
@@ -200,25 +173,14 @@ async function readTranslateCall(req: Request, settings: ServerSettings, service
   });
 }
 
-function resolveSource(call: TranslateCall): { source: Language; detected: boolean } {
-  if (call.source) return { source: call.source, detected: false };
-  const detection = detectLanguage(call.texts.join("\n"));
-  if (!detection) throw undetectable();
-  return { source: detection.language, detected: true };
-}
-
-function formatAnswer(
-  call: TranslateCall,
-  results: readonly TextTranslation[],
-  source: Language,
-  detected: boolean,
-  names: { model: string; engine: string },
-): unknown {
+function formatAnswer(call: TranslateCall, results: readonly TextTranslation[], started: StartedTranslation): unknown {
+  const { source, detected, pivot } = started;
   if (call.shape === "libre") {
     const translatedText = call.single ? results[0]!.text : results.map((r) => r.text);
-    if (!detected) return { translatedText };
+    const via = pivot ? { pivot: pivot.iso } : {};
+    if (!detected) return { translatedText, ...via };
     const detectedLanguage = { language: source.iso, confidence: detectLanguage(call.texts.join("\n"))?.confidence ?? 0 };
-    return { translatedText, detectedLanguage: call.single ? detectedLanguage : results.map(() => detectedLanguage) };
+    return { translatedText, detectedLanguage: call.single ? detectedLanguage : results.map(() => detectedLanguage), ...via };
   }
   const answer: GlossaResponse = {
     translations: results.map((r) => ({
@@ -229,37 +191,11 @@ function formatAnswer(
     })),
     source_lang: source.iso,
     target_lang: call.target.iso,
-    model: names.model,
-    engine: names.engine,
+    model: started.model,
+    engine: started.engine,
+    ...(pivot ? { pivot: pivot.iso } : {}),
   };
   return answer;
-}
-
-/** Maps scheduler failures to HTTP errors and counts the synchronous refusals. */
-function schedulerHttpError(err: unknown, deps: AppDeps, metrics: ServerMetrics): unknown {
-  if (!isSchedulerError(err)) return err;
-  const e: SchedulerError = err;
-  switch (e.kind) {
-    case "queue_full":
-      metrics.translations.inc({ outcome: e.kind });
-      return new HttpError(429, "the server is busy: too many queued translations", {
-        "retry-after": String(deps.retryAfterSeconds()),
-      });
-    case "too_large":
-      metrics.translations.inc({ outcome: e.kind });
-      return new HttpError(413, e.message);
-    case "deadline":
-      return new HttpError(504, e.message);
-    case "cancelled":
-      // The client is gone; this answer is never read.
-      return new HttpError(499, "request cancelled by the client");
-    case "rejected":
-      return new HttpError(400, e.message);
-    case "closed":
-      return new HttpError(503, "the server is shutting down");
-    case "engine":
-      return new HttpError(500, `translation failed: ${e.message}`);
-  }
 }
 
 function sseEvent(event: string, data: unknown): string {
@@ -271,15 +207,7 @@ function sseEvent(event: string, data: unknown): string {
  * Glossa answer, or `error` {error, status}. The work is submitted before the stream opens, so a full queue is
  * still a plain 429.
  */
-function streamTranslation(
-  c: Context,
-  deps: AppDeps,
-  call: TranslateCall,
-  source: Language,
-  detected: boolean,
-  names: { model: string; engine: string },
-  start: (onPartial: (index: number, text: string) => void) => Promise<TextTranslation[]>,
-): Response {
+function streamTranslation(c: Context, deps: AppDeps, call: TranslateCall, started: StartedTranslation): Response {
   const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
@@ -311,22 +239,22 @@ function streamTranslation(
   let work: Promise<TextTranslation[]>;
   try {
     const last = new Map<number, string>();
-    work = start((index, text) => {
+    work = started.run((index, text) => {
       if ((last.get(index) ?? "") === text) return;
       last.set(index, text);
       send(sseEvent("partial", { index, text }));
     });
   } catch (err) {
-    throw schedulerHttpError(err, deps, deps.metrics);
+    throw schedulerHttpError(err, deps);
   }
   work.then(
     (results) => {
       deps.metrics.textsTranslated.inc({}, results.length);
-      send(sseEvent("done", formatAnswer(call, results, source, detected, names)));
+      send(sseEvent("done", formatAnswer(call, results, started)));
       close();
     },
     (err: unknown) => {
-      const httpErr = schedulerHttpError(err, deps, deps.metrics);
+      const httpErr = schedulerHttpError(err, deps);
       if (!(httpErr instanceof HttpError)) deps.log("streamed translation failed", err);
       const status = httpErr instanceof HttpError ? httpErr.status : 500;
       const message = httpErr instanceof HttpError ? httpErr.message : "internal server error";

@@ -23,6 +23,7 @@ export class ServerMetrics implements SchedulerObserver {
   readonly textsTranslated: Counter;
   readonly segments: Counter;
   readonly engineRequests: Counter;
+  readonly pivotedRequests: Counter;
   readonly queueDepth: Gauge;
   readonly runningSequences: Gauge;
   readonly batchSize: Histogram;
@@ -60,6 +61,11 @@ export class ServerMetrics implements SchedulerObserver {
       "glossa_engine_requests_total",
       "Translation requests routed to each engine (the reference, or a released calibrated engine).",
       ["engine"],
+    );
+    this.pivotedRequests = r.counter(
+      "glossa_pivot_requests_total",
+      "Translation requests served in two passes through a pivot language (the pair is not direct for the model).",
+      ["pivot"],
     );
     this.queueDepth = r
       .gauge("glossa_queue_depth", "Engine requests waiting for admission into the running batch.")

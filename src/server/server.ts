@@ -7,7 +7,9 @@ import type { Server } from "node:http";
 import { basename } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
+import { Directions } from "../engine/directions.js";
 import { Engine } from "../engine/engine.js";
+import { LANGUAGES } from "../languages.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type PoolStats, type StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
@@ -22,6 +24,8 @@ export interface Backend {
   engine: StepEngine;
   tokenizer: ServingTokenizer;
   modelName: string;
+  /** Direct pairs and pivot of the model (its folder's directions.json); read from settings.modelDir when absent. */
+  directions?: Directions;
   /** Releases the engine's native resources; absent when the caller owns the engine. */
   dispose?: () => void | Promise<void>;
 }
@@ -68,9 +72,10 @@ export async function loadBackend(settings: ServerSettings): Promise<Backend> {
     ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
     ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
   });
+  const directions = Directions.fromModelDir(settings.modelDir, LANGUAGES.filter((l) => tokenizer.languageIds.has(l.mbart)));
   const disposable = engine as StepEngine & { dispose?: () => void | Promise<void>; close?: () => void | Promise<void> };
   const dispose = disposable.dispose?.bind(engine) ?? disposable.close?.bind(engine);
-  return { engine, tokenizer, modelName: basename(settings.modelDir), ...(dispose ? { dispose } : {}) };
+  return { engine, tokenizer, modelName: basename(settings.modelDir), directions, ...(dispose ? { dispose } : {}) };
 }
 
 /** Requests per second finished recently (exponential moving average), for Retry-After. */
@@ -176,6 +181,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     onGroupSettled: (o) => metrics.onGroupSettled(o),
     onStepError: () => metrics.onStepError(),
   };
+  // Read before listening: an invalid directions.json stops the start, naming the file.
+  let directions = Directions.fromModelDir(settings.modelDir);
   const registry = opts.engineLookup === undefined ? registryLookup(settings.dbPath, log) : undefined;
   const lookup = opts.engineLookup === undefined ? registry?.lookup : (opts.engineLookup ?? undefined);
   const app = createApp({
@@ -187,6 +194,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return { service: slot.service, engine: slot.name };
     },
     modelName: () => backend?.modelName,
+    directions: () => directions,
     engines: () => router?.loadedSlots().map((s) => s.name) ?? [],
     retryAfterSeconds: () => {
       const queued = router ? sumSnapshots(router.loadedSlots()).queued : 0;
@@ -210,6 +218,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const ready = (async () => {
     const loaded = await (opts.backend ?? loadBackend(settings));
     backend = loaded;
+    if (loaded.directions) directions = loaded.directions;
     if (closing) return;
     const reference = buildSlot(loaded.modelName, loaded.engine, loaded.tokenizer, settings, opts.decodeDefaults ?? {}, observer, log);
     const loadCalibrated =

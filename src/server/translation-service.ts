@@ -7,9 +7,9 @@ import type { DecodeOptions, GenerateRequest, GenerateResult, ModelInfo } from "
 import type { Language } from "../languages.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import { HttpError } from "./http-error.js";
-import { renderHtml, splitHtml, type HtmlPart } from "./html.js";
-import { planText, renderText, timeSlicer, type TextPlan } from "./segment.js";
-import { decodeOptionsFor, type TranslateCall } from "./translate-request.js";
+import { renderHtml, splitHtml } from "./html.js";
+import { planText, renderText, segmentCount, timeSlicer, type TextPlan } from "./segment.js";
+import { decodeOptionsFor, type DecodeOverrides, type TranslateCall } from "./translate-request.js";
 
 /** What the server needs from the tokenizer (src/tokenizer/mbart.ts's MBartTokenizer has it). */
 export interface ServingTokenizer {
@@ -50,8 +50,9 @@ interface Unit {
 
 interface PreparedText {
   units: Unit[];
-  /** The input text as HTML parts (format html), or undefined (plain text: one unit). */
-  html: HtmlPart[] | undefined;
+  /** Puts the translated units back together: the text itself, the HTML around the text nodes, or (pivot) the
+   * structure of the first pass. */
+  compose: (unitTexts: string[]) => string;
 }
 
 export interface PreparedCall {
@@ -69,6 +70,12 @@ export interface RunOptions {
   onPartial?: (index: number, text: string) => void;
 }
 
+/** One scheduler pass's raw output: the decoded text of every segment, and the token counts. */
+export interface SegmentResults {
+  decoded: string[];
+  results: GenerateResult[];
+}
+
 export class TranslationService {
   private silent: Set<number> | undefined;
   constructor(private readonly cfg: ServiceConfig) {}
@@ -78,13 +85,48 @@ export class TranslationService {
   }
 
   /**
-   * Tokenizes and segments the call; throws HttpError for what cannot be served. CPU work, cut into slices of
-   * about 10 ms so that a long text does not hold up other requests.
+   * Tokenizes and segments the call for source -> target (target: the call's, or the pivot for a first pass);
+   * throws HttpError for what cannot be served. CPU work, cut into slices of about 10 ms so that a long text does
+   * not hold up other requests.
    */
-  async prepare(call: TranslateCall, source: Language): Promise<PreparedCall> {
+  async prepare(call: TranslateCall, source: Language, target: Language = call.target): Promise<PreparedCall> {
+    const texts = call.texts.map((text) => {
+      if (call.format !== "html") return { sources: [text], compose: (u: string[]) => u[0] ?? "" };
+      const html = splitHtml(text);
+      return {
+        sources: html.flatMap((p) => (p.kind === "text" ? [p.text] : [])),
+        compose: (u: string[]) => renderHtml(html, u),
+      };
+    });
+    return this.prepareUnits(texts, source, target, call.overrides);
+  }
+
+  /**
+   * The second pass of a pivoted call: every segment of the first pass (translated into the pivot language) is
+   * one unit of this pass, translated pivot -> target; the answer keeps the first pass's structure (lines, HTML).
+   */
+  async preparePivot(first: PreparedCall, pass: SegmentResults, pivot: Language, target: Language, call: TranslateCall): Promise<PreparedCall> {
+    const texts = first.texts.map((text, t) => {
+      const base = text.units[0]?.firstSegment ?? 0;
+      const count = text.units.reduce((n, u) => n + segmentCount(u.plan), 0);
+      return {
+        sources: pass.decoded.slice(base, base + count),
+        compose: (u: string[]) =>
+          text.compose(text.units.map((unit) => renderText(unit.plan, u.slice(unit.firstSegment - base, unit.firstSegment - base + segmentCount(unit.plan)), first.joiner))),
+      };
+    });
+    return this.prepareUnits(texts, pivot, target, call.overrides);
+  }
+
+  private async prepareUnits(
+    texts: ReadonlyArray<{ sources: string[]; compose: (u: string[]) => string }>,
+    source: Language,
+    target: Language,
+    overrides: DecodeOverrides,
+  ): Promise<PreparedCall> {
     const { tokenizer } = this.cfg;
     const srcCode = source.mbart;
-    const forcedBosId = tokenizer.languageId(call.target.mbart);
+    const forcedBosId = tokenizer.languageId(target.mbart);
     // The text comes from the client: a tokenizer failure on it is a bad request, not a server fault.
     const encode = (s: string, maxTokens?: number): Int32Array => {
       try {
@@ -98,26 +140,36 @@ export class TranslationService {
     const requests: GenerateRequest[] = [];
     const segmentText: number[] = [];
     const pause = timeSlicer(10);
-    const texts: PreparedText[] = [];
-    for (const [textIndex, text] of call.texts.entries()) {
-      const html = call.format === "html" ? splitHtml(text) : undefined;
-      const unitSources = html ? html.flatMap((p) => (p.kind === "text" ? [p.text] : [])) : [text];
+    const prepared: PreparedText[] = [];
+    for (const [textIndex, text] of texts.entries()) {
       const units: Unit[] = [];
-      for (const src of unitSources) {
+      for (const src of text.sources) {
         const plan = await planText(src, fits, pause);
         units.push({ plan, firstSegment: requests.length });
         for (const line of plan.lines) {
           for (const seg of line.segments) {
             const srcIds = encode(seg, this.cfg.segmentTokens);
-            const options = decodeOptionsFor(this.cfg.defaults, call.overrides, srcIds.length, this.cfg.maxNewTokensCap);
+            const options = decodeOptionsFor(this.cfg.defaults, overrides, srcIds.length, this.cfg.maxNewTokensCap);
             requests.push({ srcIds, forcedBosId, options });
             segmentText.push(textIndex);
           }
         }
       }
-      texts.push({ units, html });
+      prepared.push({ units, compose: text.compose });
     }
-    return { texts, requests, segmentText, joiner: call.target.script === "Han" ? "" : " " };
+    return { texts: prepared, requests, segmentText, joiner: target.script === "Han" ? "" : " " };
+  }
+
+  /** Submits one pass and resolves with every segment's decoded text (the first pass of a pivot). */
+  runSegments(prepared: PreparedCall, opts: RunOptions): Promise<SegmentResults> {
+    const pending = this.cfg.scheduler.submit(prepared.requests, {
+      timeoutMs: opts.timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return pending.then((results) => ({
+      results,
+      decoded: results.map((r, k) => this.decode(r.ids, prepared.requests[k]!.forcedBosId)),
+    }));
   }
 
   /** Submits the prepared call as one scheduler group; SchedulerError on queue full, deadline, cancel, failure. */
@@ -181,11 +233,9 @@ export class TranslationService {
   /** The text at `index` rebuilt from the segments' current translations. */
   private render(prepared: PreparedCall, index: number, decoded: readonly string[]): string {
     const text = prepared.texts[index]!;
-    const unitTexts = text.units.map((u) => {
-      const n = u.plan.lines.reduce((a, l) => a + l.segments.length, 0);
-      return renderText(u.plan, decoded.slice(u.firstSegment, u.firstSegment + n), prepared.joiner);
-    });
-    return text.html ? renderHtml(text.html, unitTexts) : (unitTexts[0] ?? "");
+    return text.compose(
+      text.units.map((u) => renderText(u.plan, decoded.slice(u.firstSegment, u.firstSegment + segmentCount(u.plan)), prepared.joiner)),
+    );
   }
 }
 

@@ -1,0 +1,169 @@
+/**
+ * The core of every translate route (Glossa, LibreTranslate, and the other shapes mounted beside them): from a
+ * validated TranslateCall to translated texts. Resolves the source language ("auto" detection), plans the route
+ * (direct, or through the pivot language when the model folder says the pair is not direct: two scheduler passes
+ * under one deadline and one cancel signal), picks the engine of each pass, tokenizes, submits, and maps
+ * scheduler failures to HTTP errors. Route modules call startTranslation() and format the answer their way.
+ */
+import type { Directions } from "../engine/directions.js";
+import type { Language } from "../languages.js";
+import { isSchedulerError, type SchedulerError } from "../scheduler/errors.js";
+import { detectLanguage } from "./detect.js";
+import { HttpError } from "./http-error.js";
+import type { ServerMetrics } from "./metrics.js";
+import type { ServerSettings } from "./settings.js";
+import type { TranslateCall } from "./translate-request.js";
+import { undetectable, type TextTranslation, type TranslationService } from "./translation-service.js";
+
+export interface FlowDeps {
+  settings: ServerSettings;
+  metrics: ServerMetrics;
+  /** The reference engine's translation service once loaded; undefined while loading (503). */
+  service: () => TranslationService | undefined;
+  /** The service for a source language: a released calibrated engine for it, or the reference. */
+  route?: (srcIso: string) => Promise<{ service: TranslationService; engine: string }>;
+  /** Which pairs the served model translates directly, and its pivot (src/engine/directions.ts). */
+  directions: () => Directions;
+  /** Name of the served model, shown in answers. */
+  modelName: () => string | undefined;
+  /** Recent scheduler throughput estimate for Retry-After, in seconds. */
+  retryAfterSeconds: () => number;
+}
+
+export interface StartOptions {
+  /** Aborted when the client goes away: cancels every pass. */
+  signal: AbortSignal;
+  /** performance.now() when the request arrived: the deadline counts from there. */
+  arrived: number;
+}
+
+/** A translation whose first pass is tokenized and ready to be queued. */
+export interface StartedTranslation {
+  source: Language;
+  /** The source language was detected ("auto"). */
+  detected: boolean;
+  /** The pivot language when the pair is served in two passes. */
+  pivot: Language | undefined;
+  model: string;
+  /** The engine(s) that translate: one name, or "first+second" when the passes use different engines. */
+  engine: string;
+  /**
+   * Queues the work and resolves with one translation per input text. Throws HttpError synchronously when the
+   * queue has no room (429), so that a stream is not opened for a refused request; later failures reject.
+   * onPartial (streaming) sees the final pass's growing output.
+   */
+  run(onPartial?: (index: number, text: string) => void): Promise<TextTranslation[]>;
+}
+
+/** Detects the source when the call asks for "auto"; 400 when undecidable. */
+export function resolveSource(call: TranslateCall): { source: Language; detected: boolean } {
+  if (call.source) return { source: call.source, detected: false };
+  const detection = detectLanguage(call.texts.join("\n"));
+  if (!detection) throw undetectable();
+  return { source: detection.language, detected: true };
+}
+
+/**
+ * Everything before queueing: 503 while loading, source detection, the route, tokenization. The same-language
+ * case answers the input unchanged (no model call).
+ */
+export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts: StartOptions): Promise<StartedTranslation> {
+  const reference = deps.service();
+  if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
+  const { source, detected } = resolveSource(call);
+  const model = deps.modelName() ?? "unknown";
+  const deadline = opts.arrived + Math.min(deps.settings.requestTimeoutMs, call.timeoutMs ?? deps.settings.requestTimeoutMs);
+  const remaining = () => Math.max(0, deadline - performance.now());
+  const { signal } = opts;
+
+  if (source === call.target) {
+    const same = call.texts.map((text) => ({ text, tokens: 0, finishReason: "eos" as const }));
+    return { source, detected, pivot: undefined, model, engine: "none", run: () => Promise.resolve(same) };
+  }
+  const directions = deps.directions();
+  const route = directions.route(source, call.target);
+  if (!route) {
+    throw new HttpError(400, `${source.iso} -> ${call.target.iso} is not served by this model (${directions.origin}); see GET /languages`);
+  }
+  const pick = async (iso: string) => (deps.route ? await deps.route(iso) : { service: reference, engine: model });
+  const first = await pick(source.iso);
+  deps.metrics.engineRequests.inc({ engine: first.engine });
+  const pivot = route.pivot;
+  const prepared = await first.service.prepare(call, source, pivot ?? call.target);
+  if (signal.aborted) throw new HttpError(499, "request cancelled by the client");
+  deps.metrics.segments.inc({}, prepared.requests.length);
+
+  if (!pivot) {
+    return {
+      source,
+      detected,
+      pivot,
+      model,
+      engine: first.engine,
+      run: (onPartial) =>
+        submit(deps, () => first.service.run(prepared, { signal, timeoutMs: remaining(), ...(onPartial ? { onPartial } : {}) })),
+    };
+  }
+  deps.metrics.pivotedRequests.inc({ pivot: pivot.iso });
+  // Both passes share the deadline and the cancel signal; the second is tokenized once the first is done.
+  const secondEngine = deps.route ? await deps.route(pivot.iso) : { service: reference, engine: model };
+  return {
+    source,
+    detected,
+    pivot,
+    model,
+    engine: secondEngine.engine === first.engine ? first.engine : `${first.engine}+${secondEngine.engine}`,
+    run: (onPartial) => {
+      const firstPass = submit(deps, () => first.service.runSegments(prepared, { signal, timeoutMs: remaining() }));
+      return firstPass.then(async (pass) => {
+        if (secondEngine.engine !== first.engine) deps.metrics.engineRequests.inc({ engine: secondEngine.engine });
+        const second = await secondEngine.service.preparePivot(prepared, pass, pivot, call.target, call);
+        if (signal.aborted) throw new HttpError(499, "request cancelled by the client");
+        deps.metrics.segments.inc({}, second.requests.length);
+        return submit(deps, () =>
+          secondEngine.service.run(second, { signal, timeoutMs: remaining(), ...(onPartial ? { onPartial } : {}) }),
+        );
+      });
+    },
+  };
+}
+
+/** Runs a scheduler submission: synchronous refusals become HttpErrors thrown at once, later ones rejections. */
+function submit<T>(deps: FlowDeps, fn: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>;
+  try {
+    pending = fn();
+  } catch (err) {
+    throw schedulerHttpError(err, deps);
+  }
+  return pending.catch((err: unknown) => {
+    throw schedulerHttpError(err, deps);
+  });
+}
+
+/** Maps scheduler failures to HTTP errors and counts the synchronous refusals; other errors pass through. */
+export function schedulerHttpError(err: unknown, deps: Pick<FlowDeps, "metrics" | "retryAfterSeconds">): unknown {
+  if (!isSchedulerError(err)) return err;
+  const e: SchedulerError = err;
+  switch (e.kind) {
+    case "queue_full":
+      deps.metrics.translations.inc({ outcome: e.kind });
+      return new HttpError(429, "the server is busy: too many queued translations", {
+        "retry-after": String(deps.retryAfterSeconds()),
+      });
+    case "too_large":
+      deps.metrics.translations.inc({ outcome: e.kind });
+      return new HttpError(413, e.message);
+    case "deadline":
+      return new HttpError(504, e.message);
+    case "cancelled":
+      // The client is gone; this answer is never read.
+      return new HttpError(499, "request cancelled by the client");
+    case "rejected":
+      return new HttpError(400, e.message);
+    case "closed":
+      return new HttpError(503, "the server is shutting down");
+    case "engine":
+      return new HttpError(500, `translation failed: ${e.message}`);
+  }
+}

@@ -36,6 +36,11 @@ export interface EngineLoadOptions {
   kvMemoryMiB?: number;
   /** Forces a kernel set: "avx512", "avx2" or "generic" (default: best for this CPU). */
   kernels?: string;
+  /**
+   * Non-finite weights (NaN, +-inf) are refused at load, naming file, tensor and element; the check is fused
+   * into the F16/BF16 -> F32 conversion. false exists only for bench/load.ts, which measures what it costs.
+   */
+  checkFinite?: boolean;
 }
 
 /** Default encode budget per step (source tokens). */
@@ -93,7 +98,13 @@ export class Engine implements StepEngine {
     if (!Number.isInteger(threads) || threads <= 0 || threads > 256) throw new EngineError("threads must be an integer in [1, 256]");
     let native: NativeEngine;
     try {
-      native = await nativeAddon().loadEngine(c, ckpt.tensors, { threads, kvBlocks, blockSize, kernels: opts.kernels ?? "" });
+      native = await nativeAddon().loadEngine(c, ckpt.tensors, {
+        threads,
+        kvBlocks,
+        blockSize,
+        kernels: opts.kernels ?? "",
+        checkFinite: opts.checkFinite ?? true,
+      });
     } catch (e) {
       throw new EngineError((e as Error).message);
     }

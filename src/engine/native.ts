@@ -20,6 +20,8 @@ export interface NativeEngineOptions {
   blockSize: number;
   /** Forces a kernel set ("generic", "avx2", "avx512") when the CPU supports it. */
   kernels?: string;
+  /** Refuse NaN/Inf weights while converting them at load (default true). */
+  checkFinite?: boolean;
 }
 
 export interface NativeEngine {

@@ -375,6 +375,7 @@ Napi::Value LoadEngine(const Napi::CallbackInfo& info) {
   opt.kvBlocks = getInt(o, "kvBlocks", 256);
   opt.blockSize = getInt(o, "blockSize", 16);
   opt.kernels = getString(o, "kernels", "");
+  opt.checkFinite = getBool(o, "checkFinite", true);
   AddonData* data = env.GetInstanceData<AddonData>();
   auto* w = new LoadWorker(env, std::move(cfg), std::move(tensors), std::move(opt), data->engineCtor.Value());
   Napi::Promise p = w->promise();

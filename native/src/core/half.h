@@ -5,7 +5,10 @@
 
 namespace glossa {
 
-inline float halfToFloat(std::uint16_t h) {
+// kFlag: *nonFinite |= 1 for Inf/NaN inputs, set inside the branch the conversion already takes for them, so
+// the common (finite) path costs nothing extra (the load-time finiteness check, TensorRef::toFloat).
+template <bool kFlag>
+inline float halfToFloatFlag(std::uint16_t h, std::uint32_t* nonFinite) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t exp = (h >> 10) & 0x1fu;
   std::uint32_t mant = h & 0x3ffu;
@@ -23,6 +26,7 @@ inline float halfToFloat(std::uint16_t h) {
       bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | (mant << 13);
     }
   } else if (exp == 0x1f) {
+    if (kFlag) *nonFinite |= 1u;
     bits = sign | 0x7f800000u | (mant << 13);
   } else {
     bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
@@ -31,5 +35,7 @@ inline float halfToFloat(std::uint16_t h) {
   std::memcpy(&f, &bits, 4);
   return f;
 }
+
+inline float halfToFloat(std::uint16_t h) { return halfToFloatFlag<false>(h, nullptr); }
 
 }  // namespace glossa

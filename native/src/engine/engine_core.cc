@@ -20,7 +20,7 @@ EngineCore::EngineCore(const ModelConfig& cfg, const std::vector<TensorEntry>& t
   search_.sumExp = kt.sumExp;
   threads_ = std::make_unique<ThreadPool>(opt.threads);
   backend_ = std::make_unique<CpuBackend>(kt, *threads_);
-  WeightStore weights(tensors);
+  WeightStore weights(tensors, opt.checkFinite);
   model_ = std::make_unique<MBartModel>(cfg, weights, *backend_);
   if (opt.blockSize <= 0 || opt.kvBlocks <= 0) throw std::invalid_argument("kvBlocks and blockSize must be positive");
   pool_ = std::make_unique<BlockPool>(*backend_, opt.kvBlocks, opt.blockSize, cfg.decoderLayers, cfg.dModel);

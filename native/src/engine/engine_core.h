@@ -23,6 +23,7 @@ struct EngineOptions {
   int kvBlocks = 0;
   int blockSize = 16;
   std::string kernels;  // "" = best available
+  bool checkFinite = true;  // refuse NaN/Inf weights at load (false only in the load-cost benchmark)
 };
 
 struct GenerateRequest {

@@ -60,28 +60,109 @@ std::int64_t TensorRef::elements() const {
 
 std::string TensorRef::describe() const { return file + ": tensor " + name; }
 
+namespace {
 
-void TensorRef::toFloat(std::size_t begin, std::size_t count, float* out) const {
-  if (quantized()) throw std::runtime_error(describe() + ": quantized weights are read by a quantized Linear only");
+// Non-finite test on raw bits, branch-free so it stays inside the conversion loops: the exponent field is
+// all ones exactly when adding one unit of the exponent's lowest bit carries into the sign bit's position.
+inline std::uint32_t nonFiniteF16(std::uint16_t h) { return ((h & 0x7c00u) + 0x0400u) & 0x8000u; }
+inline std::uint32_t nonFiniteBF16(std::uint16_t h) { return ((h & 0x7f80u) + 0x0080u) & 0x8000u; }
+inline std::uint32_t nonFiniteF32(std::uint32_t b) { return ((b & 0x7f800000u) + 0x00800000u) & 0x80000000u; }
+
+}  // namespace
+
+// Slow path, only after a conversion saw a non-finite value: finds the first one and names it.
+static void throwNonFinite(const TensorRef& t, std::size_t begin, std::size_t count) {
+  const std::uint8_t* p = t.data + begin * dtypeSize(t.dtype);
+  for (std::size_t i = 0; i < count; ++i) {
+    bool bad = false, nan = false, neg = false;
+    if (t.dtype == DType::F32) {
+      std::uint32_t b;
+      std::memcpy(&b, p + 4 * i, 4);
+      bad = nonFiniteF32(b) != 0;
+      nan = (b & 0x007fffffu) != 0;
+      neg = (b >> 31) != 0;
+    } else {
+      std::uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      bad = t.dtype == DType::BF16 ? nonFiniteBF16(h) != 0 : nonFiniteF16(h) != 0;
+      nan = t.dtype == DType::BF16 ? (h & 0x007fu) != 0 : (h & 0x03ffu) != 0;
+      neg = (h >> 15) != 0;
+    }
+    if (!bad) continue;
+    const std::size_t at = begin + i;
+    std::string where;
+    if (t.shape.size() == 2 && t.shape[1] > 0) {
+      const auto cols = static_cast<std::size_t>(t.shape[1]);
+      where = "[" + std::to_string(at / cols) + ", " + std::to_string(at % cols) + "]";
+    } else {
+      where = "[" + std::to_string(at) + "]";
+    }
+    throw std::runtime_error(t.describe() + ": element " + where + " is " + (nan ? "NaN" : neg ? "-inf" : "inf") +
+                             "; non-finite weights are refused (the file is corrupt or was written from a diverged model)");
+  }
+}
+
+void TensorRef::requireFinite(std::size_t begin, std::size_t count) const {
+  if (!checkFinite) return;
   const std::size_t es = dtypeSize(dtype);
   if ((begin + count) * es > bytes) throw std::runtime_error(describe() + ": read past the tensor's data");
   const std::uint8_t* p = data + begin * es;
+  std::uint32_t bad = 0;
   switch (dtype) {
     case DType::F32:
-      std::memcpy(out, p, count * 4);
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint32_t b;
+        std::memcpy(&b, p + 4 * i, 4);
+        bad |= nonFiniteF32(b);
+      }
+      break;
+    case DType::F16:
+    case DType::F16H:
+    case DType::BF16: {
+      const bool bf = dtype == DType::BF16;
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        bad |= bf ? nonFiniteBF16(h) : nonFiniteF16(h);
+      }
+      break;
+    }
+    default:
+      return;  // integer codes are always finite
+  }
+  if (bad) throwNonFinite(*this, begin, count);
+}
+
+
+namespace {
+
+// One conversion loop per dtype, with the finiteness test compiled in (kCheck) or out. The flag accumulates
+// inside the loop and is examined once per call; the slow path (throwNonFinite) only runs when it is set.
+template <bool kCheck>
+std::uint32_t convert(DType dtype, const std::uint8_t* p, std::size_t count, float* out) {
+  std::uint32_t bad = 0;
+  switch (dtype) {
+    case DType::F32:
+      for (std::size_t i = 0; i < count; ++i) {  // copy as bits: vectorised together with the test
+        std::uint32_t b;
+        std::memcpy(&b, p + 4 * i, 4);
+        if (kCheck) bad |= nonFiniteF32(b);
+        std::memcpy(out + i, &b, 4);
+      }
       break;
     case DType::F16:
     case DType::F16H:
       for (std::size_t i = 0; i < count; ++i) {
         std::uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
-        out[i] = halfToFloat(h);
+        out[i] = halfToFloatFlag<kCheck>(h, &bad);  // flagged in the Inf/NaN branch it already has
       }
       break;
     case DType::BF16:
       for (std::size_t i = 0; i < count; ++i) {
         std::uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
+        if (kCheck) bad |= nonFiniteBF16(h);
         const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
         std::memcpy(out + i, &bits, 4);
       }
@@ -95,6 +176,21 @@ void TensorRef::toFloat(std::size_t begin, std::size_t count, float* out) const 
     default:
       break;
   }
+  return bad;
+}
+
+}  // namespace
+
+void TensorRef::toFloat(std::size_t begin, std::size_t count, float* out) const {
+  if (quantized()) throw std::runtime_error(describe() + ": quantized weights are read by a quantized Linear only");
+  const std::size_t es = dtypeSize(dtype);
+  if ((begin + count) * es > bytes) throw std::runtime_error(describe() + ": read past the tensor's data");
+  const std::uint8_t* p = data + begin * es;
+  if (!checkFinite) {
+    convert<false>(dtype, p, count, out);
+    return;
+  }
+  if (convert<true>(dtype, p, count, out) != 0) throwNonFinite(*this, begin, count);
 }
 
 std::vector<float> TensorRef::toFloatVector() const {

@@ -28,14 +28,20 @@ struct TensorRef {
   int groupSize = 0;                     // Q4 only
   const TensorRef* scale = nullptr;      // Q8 / Q8A8 / Q4: linked by WeightStore
   const TensorRef* zero = nullptr;       // Q4
+  // Refuse NaN/Inf values (F32/F16/F16H/BF16) when converting or packing; false only to measure the check's cost.
+  bool checkFinite = true;
 
   bool quantized() const { return dtype == DType::Q8 || dtype == DType::Q8A8 || dtype == DType::Q4; }
   // Bytes the data must have for this dtype and shape.
   std::size_t storageBytes() const;
 
   std::int64_t elements() const;
-  // Converts element range [begin, begin + count) to F32.
+  // Converts element range [begin, begin + count) to F32. The finiteness check is fused into the conversion:
+  // a NaN or infinite value throws naming file, tensor and element (see requireFinite).
   void toFloat(std::size_t begin, std::size_t count, float* out) const;
+  // Throws "<file>: tensor <name>: element [...] is NaN|inf|-inf ..." when a value in the range is not finite
+  // (a no-op for integer dtypes and when checkFinite is false). For tensors packed without conversion (F16H).
+  void requireFinite(std::size_t begin, std::size_t count) const;
   std::vector<float> toFloatVector() const;
   std::string describe() const;  // "file: tensor name"
 };

@@ -17,7 +17,7 @@ std::string shapeString(const std::vector<std::int64_t>& s) {
 
 }  // namespace
 
-WeightStore::WeightStore(const std::vector<TensorEntry>& entries) {
+WeightStore::WeightStore(const std::vector<TensorEntry>& entries, bool checkFinite) {
   for (const auto& e : entries) {
     auto it = files_.find(e.file);
     if (it == files_.end()) it = files_.emplace(e.file, std::make_unique<MappedFile>(e.file)).first;
@@ -26,6 +26,7 @@ WeightStore::WeightStore(const std::vector<TensorEntry>& entries) {
     t.name = e.name;
     t.file = e.file;
     t.shape = e.shape;
+    t.checkFinite = checkFinite;
     if (!parseDType(e.dtype, &t.dtype))
       throw std::runtime_error(e.file + ": tensor " + e.name + ": unsupported dtype " + e.dtype +
                                " (expected F32, F16 or BF16)");

@@ -21,7 +21,8 @@ struct TensorEntry {
 
 class WeightStore {
  public:
-  explicit WeightStore(const std::vector<TensorEntry>& entries);
+  // checkFinite: refuse NaN/Inf weights while converting (true everywhere; false only to measure its cost).
+  explicit WeightStore(const std::vector<TensorEntry>& entries, bool checkFinite = true);
 
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   // The tensor with this name and shape; throws naming file and tensor on any mismatch.

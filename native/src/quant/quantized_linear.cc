@@ -87,6 +87,7 @@ class Half16Linear : public QuantLinearBase {
       : QuantLinearBase(k, pool, checkParts(w, b)) {
     packed_.assign(static_cast<std::size_t>(panels_) * in_ * kW, 0);
     forRows(w, [&](const TensorRef& t, int r, int n) {
+      t.requireFinite(static_cast<std::size_t>(r) * in_, static_cast<std::size_t>(in_));  // kept F16: no conversion
       const std::uint8_t* src = t.data + static_cast<std::size_t>(r) * in_ * 2;
       std::uint16_t* dst = packed_.data() + static_cast<std::size_t>(n / kW) * in_ * kW + n % kW;
       for (int k = 0; k < in_; ++k) std::memcpy(dst + static_cast<std::size_t>(k) * kW, src + 2 * k, 2);

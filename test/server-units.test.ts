@@ -9,7 +9,6 @@ import { parseTranslateBody, decodeOptionsFor, type RequestLimits } from "../src
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../src/server/body.js";
 import { HttpError } from "../src/server/http-error.js";
 import { Registry } from "../src/server/prometheus.js";
-import { splitHtml, renderHtml, decodeEntities } from "../src/server/html.js";
 import { detectLanguage } from "../src/server/detect.js";
 import { loadSettings, SettingsError } from "../src/server/settings.js";
 import { DEFAULT_DECODE_OPTIONS } from "../src/engine/types.js";
@@ -182,17 +181,6 @@ test("Prometheus text exposition: counters, gauges, histograms, label escaping",
   assert.throws(() => c.inc({ status: "x" }, -1));
   assert.throws(() => r.counter("t_requests_total", "again"));
   assert.throws(() => r.counter("bad-name", "x"));
-});
-
-test("HTML: tags and code kept, text nodes translated and escaped", () => {
-  const parts = splitHtml('<p class="a">Hello &amp; bye</p><script>var x = "no";</script> <b>Go</b>');
-  const texts = parts.flatMap((p) => (p.kind === "text" ? [p.text] : []));
-  assert.deepEqual(texts, ["Hello & bye", "Go"]);
-  assert.equal(
-    renderHtml(parts, ["Hallo & tschüss", "<Los>"]),
-    '<p class="a">Hallo &amp; tschüss</p><script>var x = "no";</script> <b>&lt;Los&gt;</b>',
-  );
-  assert.equal(decodeEntities("&#x41;&#66;&lt;&bogus;&#xD800;"), "AB<&bogus;&#xD800;");
 });
 
 test("source detection: scripts decide, Latin languages by function words, thin evidence is undefined", () => {

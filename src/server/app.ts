@@ -170,6 +170,7 @@ async function readTranslateCall(req: Request, settings: ServerSettings, service
     maxChars: settings.maxChars,
     maxBeam: settings.maxBeam,
     maxNewTokens: Math.min(settings.maxNewTokens, Math.max(1, service.info.maxPositions - 1)),
+    htmlAttributes: new Set(settings.htmlAttributes),
   });
 }
 

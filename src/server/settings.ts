@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { dbPath, modelDir } from "../config.js";
+import { TRANSLATABLE_ATTRIBUTES } from "./html.js";
 
 export class SettingsError extends Error {
   override readonly name = "SettingsError";
@@ -52,9 +53,11 @@ export interface ServerSettings {
   shutdownGraceMs: number;
   /** Key protecting /admin routes (header x-admin-key or Bearer); unset disables them. */
   adminKey: string | undefined;
+  /** HTML attributes translated in format "html" when the client does not choose (title, alt, placeholder...). */
+  htmlAttributes: string[];
 }
 
-type Kind = "int" | "string" | "path";
+type Kind = "int" | "string" | "path" | "list";
 
 interface SettingSpec {
   key: keyof ServerSettings;
@@ -63,6 +66,8 @@ interface SettingSpec {
   kind: Kind;
   min?: number;
   optional?: boolean;
+  /** For lists: the values allowed. */
+  allowed?: ReadonlySet<string>;
 }
 
 export const SETTING_SPECS: readonly SettingSpec[] = [
@@ -87,6 +92,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "maxSegmentTokens", env: "GLOSSA_MAX_SEGMENT_TOKENS", flag: "--max-segment-tokens", kind: "int", min: 4, optional: true },
   { key: "shutdownGraceMs", env: "GLOSSA_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", kind: "int", min: 0 },
   { key: "adminKey", env: "GLOSSA_ADMIN_KEY", flag: "--admin-key", kind: "string", optional: true },
+  { key: "htmlAttributes", env: "GLOSSA_HTML_ATTRIBUTES", flag: "--html-attributes", kind: "list", allowed: TRANSLATABLE_ATTRIBUTES },
 ];
 
 export function defaultSettings(): ServerSettings {
@@ -112,10 +118,18 @@ export function defaultSettings(): ServerSettings {
     maxSegmentTokens: undefined,
     shutdownGraceMs: 10_000,
     adminKey: undefined,
+    htmlAttributes: [],
   };
 }
 
-function parseValue(spec: SettingSpec, raw: string, from: string): string | number {
+function parseValue(spec: SettingSpec, raw: string, from: string): string | number | string[] {
+  if (spec.kind === "list") {
+    const items = raw.split(",").map((x) => x.trim().toLowerCase()).filter((x) => x !== "");
+    for (const x of items) {
+      if (spec.allowed && !spec.allowed.has(x)) throw new SettingsError(`${from}: "${x}" is not allowed; allowed: ${[...spec.allowed].join(", ")}`);
+    }
+    return items;
+  }
   if (spec.kind === "int") {
     const t = raw.trim();
     if (!/^\d+$/.test(t)) throw new SettingsError(`${from}: expected a non-negative integer, got "${raw}"`);

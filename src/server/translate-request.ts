@@ -1,11 +1,12 @@
 /**
  * Validation of POST /translate bodies in both accepted shapes:
- *   Glossa:         {text: string | string[], source_lang, target_lang, options?: {...}}
+ *   Glossa:         {text: string | string[], source_lang, target_lang, format?: "text" | "html", options?: {...}}
  *   LibreTranslate: {q: string | string[], source, target, format?: "text" | "html", api_key?}
  * Everything a client sends is `unknown` until checked here; every failure is an HttpError with a clear message.
  */
 import type { DecodeOptions } from "../engine/types.js";
 import { parseLanguageTag, type Language } from "../languages.js";
+import { TRANSLATABLE_ATTRIBUTES } from "./html.js";
 import { HttpError } from "./http-error.js";
 
 export type RequestShape = "glossa" | "libre";
@@ -28,6 +29,8 @@ export interface TranslateCall {
   source: Language | undefined;
   target: Language;
   format: "text" | "html";
+  /** HTML attributes whose values are translated (format html): the server's default or the client's choice. */
+  htmlAttributes: ReadonlySet<string>;
   overrides: DecodeOverrides;
   stream: boolean;
   /** Client-requested deadline in ms (capped by the server's). */
@@ -40,6 +43,8 @@ export interface RequestLimits {
   maxBeam: number;
   /** Largest max_new_tokens accepted. */
   maxNewTokens: number;
+  /** HTML attributes translated when the client does not choose (GLOSSA_HTML_ATTRIBUTES). */
+  htmlAttributes?: ReadonlySet<string>;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -122,14 +127,15 @@ const OPTION_KEYS = new Set([
   "repetition_penalty",
   "stream",
   "timeout_ms",
+  "html_attributes",
 ]);
 
 function readOptions(
   value: unknown,
   limits: RequestLimits,
-): { overrides: DecodeOverrides; stream: boolean; timeoutMs: number | undefined } {
+): { overrides: DecodeOverrides; stream: boolean; timeoutMs: number | undefined; htmlAttributes: ReadonlySet<string> | undefined } {
   const overrides: DecodeOverrides = {};
-  if (value === undefined || value === null) return { overrides, stream: false, timeoutMs: undefined };
+  if (value === undefined || value === null) return { overrides, stream: false, timeoutMs: undefined, htmlAttributes: undefined };
   if (!isRecord(value)) throw bad(`"options" must be an object, got ${describe(value)}`);
   for (const k of Object.keys(value)) {
     if (!OPTION_KEYS.has(k)) throw bad(`unknown option "${k.slice(0, 40)}"; known: ${[...OPTION_KEYS].join(", ")}`);
@@ -147,7 +153,26 @@ function readOptions(
   }
   const stream = o.stream === undefined ? false : readBool(o.stream, "stream");
   const timeoutMs = o.timeout_ms === undefined ? undefined : readInt(o.timeout_ms, "timeout_ms", 1, 3_600_000);
-  return { overrides, stream, timeoutMs };
+  const htmlAttributes = o.html_attributes === undefined ? undefined : readAttributes(o.html_attributes);
+  return { overrides, stream, timeoutMs, htmlAttributes };
+}
+
+function readAttributes(v: unknown): ReadonlySet<string> {
+  const allowed = [...TRANSLATABLE_ATTRIBUTES].join(", ");
+  if (!Array.isArray(v) || v.length > TRANSLATABLE_ATTRIBUTES.size) throw bad(`options.html_attributes must be a list of attribute names among ${allowed}`);
+  const out = new Set<string>();
+  for (const a of v) {
+    const name = typeof a === "string" ? a.trim().toLowerCase() : "";
+    if (!TRANSLATABLE_ATTRIBUTES.has(name)) throw bad(`options.html_attributes: "${String(a).slice(0, 40)}" cannot be translated; allowed: ${allowed}`);
+    out.add(name);
+  }
+  return out;
+}
+
+function readFormat(v: unknown): "text" | "html" {
+  const format = v ?? "text";
+  if (format !== "text" && format !== "html") throw bad(`"format" must be "text" or "html"`);
+  return format;
 }
 
 /** Validates a parsed body into a TranslateCall; throws HttpError(400/413). */
@@ -159,8 +184,7 @@ export function parseTranslateBody(body: unknown, limits: RequestLimits): Transl
   if (!hasText && !hasQ) throw bad(`missing "text" (Glossa shape) or "q" (LibreTranslate shape)`);
   if (hasQ) {
     const { texts, single } = readTexts(body.q, "q", limits);
-    const format = body.format ?? "text";
-    if (format !== "text" && format !== "html") throw bad(`"format" must be "text" or "html"`);
+    const format = readFormat(body.format);
     if (body.api_key !== undefined && typeof body.api_key !== "string") throw bad(`"api_key" must be a string`);
     return {
       shape: "libre",
@@ -169,20 +193,23 @@ export function parseTranslateBody(body: unknown, limits: RequestLimits): Transl
       source: readLanguage(body.source, "source", true),
       target: readLanguage(body.target, "target", false)!,
       format,
+      htmlAttributes: limits.htmlAttributes ?? new Set(),
       overrides: {},
       stream: false,
       timeoutMs: undefined,
     };
   }
   const { texts, single } = readTexts(body.text, "text", limits);
-  const { overrides, stream, timeoutMs } = readOptions(body.options, limits);
+  const { overrides, stream, timeoutMs, htmlAttributes } = readOptions(body.options, limits);
+  const format = readFormat(body.format);
   return {
     shape: "glossa",
     texts,
     single,
     source: readLanguage(body.source_lang, "source_lang", true),
     target: readLanguage(body.target_lang, "target_lang", false)!,
-    format: "text",
+    format,
+    htmlAttributes: htmlAttributes ?? limits.htmlAttributes ?? new Set(),
     overrides,
     stream,
     timeoutMs,

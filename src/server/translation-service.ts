@@ -7,7 +7,7 @@ import type { DecodeOptions, GenerateRequest, GenerateResult, ModelInfo } from "
 import type { Language } from "../languages.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import { HttpError } from "./http-error.js";
-import { renderHtml, splitHtml } from "./html.js";
+import { prepareHtml } from "./html.js";
 import { planText, renderText, segmentCount, timeSlicer, type TextPlan } from "./segment.js";
 import { decodeOptionsFor, type DecodeOverrides, type TranslateCall } from "./translate-request.js";
 
@@ -92,11 +92,8 @@ export class TranslationService {
   async prepare(call: TranslateCall, source: Language, target: Language = call.target): Promise<PreparedCall> {
     const texts = call.texts.map((text) => {
       if (call.format !== "html") return { sources: [text], compose: (u: string[]) => u[0] ?? "" };
-      const html = splitHtml(text);
-      return {
-        sources: html.flatMap((p) => (p.kind === "text" ? [p.text] : [])),
-        compose: (u: string[]) => renderHtml(html, u),
-      };
+      const doc = prepareHtml(text, { attributes: call.htmlAttributes, unspaced: call.target.script === "Han" });
+      return { sources: doc.sources, compose: (u: string[]) => doc.compose(u) };
     });
     return this.prepareUnits(texts, source, target, call.overrides);
   }

@@ -14,6 +14,7 @@ import type { ServerSettings } from "./settings.js";
 import { parseTranslateBody, type TranslateCall } from "./translate-request.js";
 import { schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
 import type { TextTranslation, TranslationService } from "./translation-service.js";
+import { webRoutes } from "./routes/ui.js";
 
 export interface AppDeps extends FlowDeps {
   /** Names of the engines loaded now (the reference first), for /ready. */
@@ -127,6 +128,8 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(d ? [{ language: d.language.iso, confidence: d.confidence }] : []);
   });
   app.all("/detect", (c) => jsonError(c, 405, "use POST /detect", { allow: "POST" }));
+
+  app.route("/", webRoutes({ settings, log: deps.log })); // web pages, /frontend/settings, /api/dashboard
 
   return app;
 }

@@ -67,6 +67,10 @@ export interface GateReasonView {
 
 export interface ReleaseView {
   id: number;
+  /** The passing decision that made this release. */
+  gate_decision_id: number;
+  /** The decision that ended it, when one did. */
+  ended_by_decision_id: number | null;
   released_at: string;
   active: boolean;
   ended_at: string | null;

@@ -136,6 +136,8 @@ export function dashboardData(db: DbOrTx, opts: DashboardOptions = {}): Dashboar
         const ender = r.endedByDecisionId !== null ? decisionById.get(r.endedByDecisionId) : undefined;
         return {
           id: r.id,
+          gate_decision_id: r.gateDecisionId,
+          ended_by_decision_id: r.endedByDecisionId,
           released_at: r.releasedAt,
           active: r.active,
           ended_at: r.endedAt,

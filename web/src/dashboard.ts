@@ -175,14 +175,18 @@ function deltaChart(reasons: GateReasonView[], tol: { max_bleu_drop: number; max
 }
 
 function releaseHistory(e: DashboardEngine): HTMLElement {
-  type Event = { at: string; what: Child; kind: string };
+  // Ordered by the decisions that caused each event (timestamps can tie): a decision, then the release change it made.
+  type Event = { at: string; order: number; what: Child; kind: string };
   const events: Event[] = [];
-  for (const g of e.gates) events.push({ at: g.created_at, kind: g.decision, what: [badge(g.decision, `gate ${g.decision}`), " ", g.summary] });
+  for (const g of e.gates) events.push({ at: g.created_at, order: 2 * g.id, kind: g.decision, what: [badge(g.decision, `gate ${g.decision}`), " ", g.summary] });
   for (const r of e.releases) {
-    events.push({ at: r.released_at, kind: "released", what: [badge("released"), r.active ? " active" : ""] });
-    if (r.ended_at) events.push({ at: r.ended_at, kind: r.ended_by ?? "superseded", what: badge(r.ended_by ?? "superseded", `release ${r.ended_by ?? "ended"}`) });
+    events.push({ at: r.released_at, order: 2 * r.gate_decision_id + 1, kind: "released", what: [badge("released"), r.active ? " active" : ""] });
+    if (r.ended_at) {
+      const kind = r.ended_by ?? "superseded";
+      events.push({ at: r.ended_at, order: 2 * (r.ended_by_decision_id ?? r.gate_decision_id) + 1, kind, what: badge(kind, `release ${kind}`) });
+    }
   }
-  events.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  events.sort((a, b) => b.order - a.order);
   if (events.length === 0) return h("p", { class: "meta" }, "No gate decision or release yet.");
   return h("table", { class: "grid history" }, h("tbody", {}, events.map((ev) => h("tr", { "data-kind": ev.kind }, h("td", {}, day(ev.at)), h("td", { class: "l" }, ev.what)))));
 }

@@ -1,0 +1,249 @@
+/**
+ * The web pages in a real browser (Chromium through playwright-core) against a real server on the shipped model:
+ * translating through the page with the streamed output, the auto-detect 400 message, swapping, the character
+ * limit, phone width, and the dashboard on fixture registry rows (charts rendered from them), the empty-registry
+ * page and the live view. Skips when Chromium or the model is absent. Failures leave screenshots in
+ * test-results/browser/.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { startServer, type RunningServer } from "../src/server/server.js";
+import { openRegistry } from "../src/storage/db.js";
+import { fillDashboardRegistry, type DashboardFixture } from "./fixtures/dashboard-registry.js";
+import { chromiumSkip, launchChromium, withPage } from "./helpers/browser.js";
+import { modelSkip, postJson, SharedBackend, testSettings } from "./helpers/http.js";
+
+// Browser globals used inside page.evaluate / waitForFunction callbacks, which run in the page (this project is
+// compiled without the DOM library).
+declare const window: any;
+declare const document: any;
+declare const MutationObserver: any;
+declare type HTMLElement = { dataset: Record<string, string | undefined> };
+
+const skip = modelSkip || chromiumSkip;
+const opts = { skip, timeout: 120_000 };
+
+const shared = new SharedBackend();
+let browser: Browser;
+let server: RunningServer;
+let tmp: string;
+let fixture: DashboardFixture;
+
+before(async () => {
+  if (skip) return;
+  tmp = mkdtempSync(join(tmpdir(), "glossa-ui-"));
+  const dbPath = join(tmp, "registry.sqlite");
+  const reg = openRegistry({ path: dbPath });
+  try {
+    fixture = await fillDashboardRegistry(reg.db);
+  } finally {
+    reg.close();
+  }
+  // The registry feeds the dashboard only: routing stays on the reference engine (no engine files exist).
+  server = await startServer({ settings: testSettings({ dbPath }), backend: await shared.get(), engineLookup: null });
+  await server.ready;
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close(0);
+  await shared.dispose();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+async function openTranslate(page: Page): Promise<void> {
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector("body[data-ready=true]");
+  // Explicit translations only: typing must not race the test's Ctrl+Enter.
+  await page.uncheck("#auto");
+}
+
+/** Every text the output element showed, in order (records of each replacement, not just the last state). */
+async function recordOutputs(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { outputs: string[] };
+    w.outputs = [];
+    new MutationObserver((records: Array<{ addedNodes: Array<{ textContent: string | null }> }>) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.textContent) w.outputs.push(n.textContent);
+    }).observe(document.getElementById("output")!, { childList: true });
+  });
+}
+
+async function waitDone(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    const o = document.getElementById("output")!;
+    const err = document.getElementById("error")!;
+    return o.dataset.state === "done" || !err.hidden;
+  }, null, { timeout: 60_000 });
+  const error = await page.locator("#error").textContent();
+  assert.ok(await page.locator("#error").isHidden(), `the page shows an error: ${error}`);
+}
+
+test("translate page: a sentence typed and sent with Ctrl+Enter streams into the output and equals the API's answer", opts, async () => {
+  await withPage(browser, "translate-stream", async (page) => {
+    await openTranslate(page);
+    await page.selectOption("#source", "en");
+    await page.selectOption("#target", "de");
+    const text = "The children are playing in the garden. My brother works at the hospital near the station.";
+    await page.fill("#text", text);
+    assert.equal(await page.locator("#count").textContent(), `${text.length} / 30,000`);
+    await recordOutputs(page);
+    await page.locator("#text").press("Control+Enter");
+    await waitDone(page);
+    const shown = (await page.locator("#output").textContent()) ?? "";
+    const api = await postJson(server.url, "/translate", { text, source_lang: "en", target_lang: "de" });
+    assert.equal(api.status, 200);
+    assert.equal(shown, api.json.translations[0].text, "the page shows what the API answers");
+    const outputs = await page.evaluate(() => (window as unknown as { outputs: string[] }).outputs);
+    const partials = outputs.slice(0, -1).filter((o) => o !== shown);
+    assert.ok(partials.length >= 2, `streamed: ${partials.length} partial outputs before the final one (${JSON.stringify(outputs.slice(0, 5))}...)`);
+    assert.ok(partials.every((p) => p.length < shown.length), "partials grow towards the final text");
+    assert.match((await page.locator("#info").textContent()) ?? "", /glossa-mini-50 · \d+ tokens/);
+    assert.equal(await page.locator("#copy").isEnabled(), true);
+  });
+});
+
+test("translate page: an undecidable text with 'Detect language' shows the server's 400 message", opts, async () => {
+  await withPage(browser, "translate-400", async (page) => {
+    await openTranslate(page);
+    await page.selectOption("#source", "auto");
+    await page.fill("#text", "OK");
+    await page.click("#translate");
+    await page.waitForSelector("#error:not([hidden])");
+    const msg = (await page.locator("#error").textContent()) ?? "";
+    assert.match(msg, /^The request was refused: could not detect the source language/);
+    assert.equal(await page.locator("#output").textContent(), "");
+  });
+});
+
+test("translate page: detected language is named, swap moves languages and the translation across", opts, async () => {
+  await withPage(browser, "translate-swap", async (page) => {
+    await openTranslate(page);
+    await page.selectOption("#source", "auto");
+    await page.selectOption("#target", "en");
+    await page.fill("#text", "Der Hund schläft unter dem Tisch und die Katze sitzt auf dem Fenster.");
+    await page.click("#translate");
+    await waitDone(page);
+    assert.equal(await page.locator('#source option[value="auto"]').textContent(), "Detect language (German)");
+    const english = (await page.locator("#output").textContent()) ?? "";
+    assert.ok(english.length > 0);
+    await page.click("#swap");
+    assert.equal(await page.locator("#source").inputValue(), "en");
+    assert.equal(await page.locator("#target").inputValue(), "de");
+    assert.equal(await page.locator("#text").inputValue(), english);
+    await waitDone(page);
+    assert.ok(((await page.locator("#output").textContent()) ?? "").length > 0, "the swapped text is translated back");
+  });
+});
+
+test("translate page: over the character limit the page refuses before sending and says the limit", opts, async () => {
+  await withPage(browser, "translate-limit", async (page) => {
+    await openTranslate(page);
+    let posted = 0;
+    page.on("request", (r) => {
+      if (r.method() === "POST") posted++;
+    });
+    await page.selectOption("#source", "en");
+    await page.fill("#text", "a ".repeat(15_001));
+    assert.equal(await page.locator("#count").getAttribute("class"), "count over");
+    await page.click("#translate");
+    assert.equal(await page.locator("#error").textContent(), "The text has 30,002 characters; this server translates at most 30,000 at a time.");
+    assert.equal(posted, 0);
+  });
+});
+
+test("translate page: at phone width the panes stack and nothing scrolls sideways", opts, async () => {
+  await withPage(
+    browser,
+    "translate-phone",
+    async (page) => {
+      await openTranslate(page);
+      const src = await page.locator("#text").boundingBox();
+      const out = await page.locator("#output").boundingBox();
+      assert.ok(src && out);
+      assert.ok(out.y >= src.y + src.height, `output below the text box (${out.y} vs ${src.y + src.height})`);
+      assert.ok(out.width > 300, `output spans the width (${out.width}px)`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0);
+      const button = await page.locator("#translate").boundingBox();
+      assert.ok(button && button.x + button.width <= 390);
+    },
+    { width: 390, height: 844 },
+  );
+});
+
+test("dashboard: fixture registry rows give engine statuses, gate reasons and per-pair delta charts", opts, async () => {
+  await withPage(
+    browser,
+    "dashboard-fixture",
+    async (page) => {
+      await page.goto(`${server.url}/dashboard`);
+      await page.waitForSelector("body[data-dashboard=ready]");
+      const status = async (name: string) => page.locator(`#engines-table tr[data-engine="${name}"] .badge`).textContent();
+      assert.equal(await status("glossa-mini-50/int8-de"), "released");
+      assert.equal(await status("glossa-mini-50/awq-int4-de"), "revoked");
+      assert.equal(await status("glossa-mini-50/awq-int4-sw"), "rejected");
+      assert.equal(await status("glossa-mini-50/int8-sw"), "not gated");
+      // One delta chart per calibrated engine, two bars (BLEU, chrF++) per gate reason.
+      for (const [key, n] of Object.entries(fixture.reasons)) {
+        const card = page.locator(`section.engine[data-engine="glossa-mini-50/${key}"]`);
+        assert.equal(await card.locator('svg[data-chart="deltas"] rect.bar').count(), 2 * n, key);
+      }
+      // awq-int4-sw fails on tatoeba en-sw by 1.5 BLEU: exactly that bar is drawn in the failure colour.
+      const sw = page.locator('section.engine[data-engine="glossa-mini-50/awq-int4-sw"]');
+      const red = sw.locator('svg[data-chart="deltas"] rect.bar[fill="#c0362c"]');
+      assert.equal(await red.count(), 1);
+      assert.match((await red.locator("title").textContent()) ?? "", /^en-sw tatoeba \(first 200\): BLEU -1\.50/);
+      const box = await red.boundingBox();
+      assert.ok(box && box.width > 10, "the failing bar is visible");
+      // The revoked engine's history: released by the first gate, revoked by the second.
+      const history = page.locator('section.engine[data-engine="glossa-mini-50/awq-int4-de"] table.history tr');
+      const kinds = await history.evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.kind));
+      assert.deepEqual(kinds, ["revoked", "fail", "released", "pass"], "newest first");
+      // Filtering by language keeps only that language's cards.
+      await page.selectOption("#filter-lang", "sw");
+      assert.equal(await page.locator("section.engine").count(), 2);
+    },
+    { width: 1280, height: 900 },
+  );
+});
+
+test("dashboard: without a registry the page says how to create runs", opts, async () => {
+  await server.scheduler()?.whenIdle();
+  const empty = await startServer({ settings: testSettings({ dbPath: join(tmp, "absent.sqlite") }), backend: await shared.get(), engineLookup: null });
+  try {
+    await empty.ready;
+    await withPage(browser, "dashboard-empty", async (page) => {
+      await page.goto(`${empty.url}/dashboard`);
+      await page.waitForSelector("body[data-dashboard=empty]");
+      const text = (await page.locator("[data-empty=true]").textContent()) ?? "";
+      assert.match(text, /no registry yet/);
+      assert.match(text, /npx glossa eval --engine reference/);
+      assert.match(text, /npx glossa calibrate --lang de --recipe int8/);
+    });
+  } finally {
+    await empty.close(0);
+  }
+});
+
+test("dashboard live view: refreshes from /metrics without reloading and shows tokens/s after a translation", opts, async () => {
+  await withPage(browser, "dashboard-live", async (page) => {
+    await page.goto(`${server.url}/dashboard`);
+    await page.waitForFunction(() => Number(document.body.dataset.live) >= 2, null, { timeout: 20_000 });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const free = Number(/^glossa_kv_blocks_free (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(free > 0);
+    assert.equal(await page.locator('[data-live="kv-free"] .v').textContent(), String(free));
+    const a = await postJson(server.url, "/translate", { text: "We will meet at the market tomorrow morning.", source_lang: "en", target_lang: "fr" });
+    assert.equal(a.status, 200);
+    // The next poll sees the token counter grow: tokens/s > 0, without a reload (the navigation count stays 1).
+    await page.waitForFunction(() => Number(document.querySelector('[data-live="tokens"] .v')?.textContent) > 0, null, { timeout: 20_000 });
+    assert.equal(await page.evaluate(() => window.performance.getEntriesByType("navigation").length), 1);
+    assert.ok((await page.locator('svg[data-chart="live-tokens"] polyline').count()) === 1);
+  });
+});

@@ -108,6 +108,31 @@ test("translate page: a sentence typed and sent with Ctrl+Enter streams into the
   });
 });
 
+test("translate page: a pivot pair is marked in the target list and its translation says it went through English", opts, async () => {
+  await withPage(browser, "translate-pivot", async (page) => {
+    await openTranslate(page);
+    const langs = (await (await fetch(`${server.url}/languages`)).json()) as Array<{ code: string; direct_targets: string[]; pivot: string | null }>;
+    const de = langs.find((l) => l.code === "de")!;
+    assert.equal(de.pivot, "en");
+    assert.ok(!de.direct_targets.includes("fr"), "de-fr pivots on the shipped model");
+    await page.selectOption("#source", "de");
+    assert.equal(await page.locator('#target option[value="fr"]').textContent(), "French (via English)");
+    assert.equal(await page.locator('#target option[value="en"]').textContent(), "English");
+    await page.selectOption("#target", "fr");
+    assert.match((await page.locator("#pivot-note").textContent()) ?? "", /German → French is translated through English/);
+    const text = "Ich trinke jeden Morgen einen Kaffee mit Milch.";
+    await page.fill("#text", text);
+    await page.locator("#text").press("Control+Enter");
+    await waitDone(page);
+    assert.match((await page.locator("#info").textContent()) ?? "", /^via English · /);
+    const api = await postJson(server.url, "/translate", { text, source_lang: "de", target_lang: "fr" });
+    assert.equal(api.json.pivot, "en");
+    assert.equal(await page.locator("#output").textContent(), api.json.translations[0].text);
+    await page.selectOption("#target", "en");
+    assert.equal(await page.locator("#pivot-note").isHidden(), true);
+  });
+});
+
 test("translate page: an undecidable text with 'Detect language' shows the server's 400 message", opts, async () => {
   await withPage(browser, "translate-400", async (page) => {
     await openTranslate(page);

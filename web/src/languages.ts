@@ -3,9 +3,12 @@
 export interface LanguageInfo {
   code: string;
   name: string;
+  /** Every target served from this source, directly or through the pivot. */
   targets: string[];
-  /** Targets reached through a pivot language: {target: pivot}. */
-  pivots?: Record<string, string>;
+  /** Targets the model translates in one pass (absent on servers without pivoting: all are direct). */
+  direct_targets?: string[];
+  /** The pivot language of the other targets (two passes: source -> pivot -> target), or null. */
+  pivot?: string | null;
 }
 
 /** GET /frontend/settings (LibreTranslate's shape; Glossa adds its own limits). */
@@ -23,5 +26,9 @@ export function languageName(all: readonly LanguageInfo[], code: string): string
 
 /** The source's targets that go through a pivot, with the pivot language. */
 export function pivotTargets(from: LanguageInfo): Map<string, string> {
-  return new Map(Object.entries(from.pivots ?? {}));
+  const out = new Map<string, string>();
+  if (!from.pivot || !from.direct_targets) return out;
+  const direct = new Set(from.direct_targets);
+  for (const t of from.targets) if (!direct.has(t) && t !== from.code) out.set(t, from.pivot);
+  return out;
 }

@@ -133,6 +133,26 @@ test("translate page: a pivot pair is marked in the target list and its translat
   });
 });
 
+test("translate page: 'Text is HTML' keeps the markup and shows it as text (not rendered)", opts, async () => {
+  await withPage(browser, "translate-html", async (page) => {
+    await openTranslate(page);
+    await page.selectOption("#source", "en");
+    await page.selectOption("#target", "es");
+    await page.check("#html");
+    const html = '<p>The house is <b>very big</b>.</p><img src=x onerror="window.hacked=1">';
+    await page.fill("#text", html);
+    await page.click("#translate");
+    await waitDone(page);
+    const shown = (await page.locator("#output").textContent()) ?? "";
+    const api = await postJson(server.url, "/translate", { text: html, source_lang: "en", target_lang: "es", format: "html" });
+    assert.equal(api.status, 200);
+    assert.equal(shown, api.json.translations[0].text);
+    assert.match(shown, /^<p>.*<b>.*<\/b>.*<\/p><img src=x onerror="window.hacked=1">$/);
+    assert.equal(await page.locator("#output b").count(), 0, "markup is shown as text, never parsed into the page");
+    assert.equal(await page.evaluate(() => window.hacked), undefined);
+  });
+});
+
 test("translate page: an undecidable text with 'Detect language' shows the server's 400 message", opts, async () => {
   await withPage(browser, "translate-400", async (page) => {
     await openTranslate(page);

@@ -18,6 +18,8 @@ export interface FrontendSettings {
   keyRequired?: boolean;
   supportedFilesFormat?: string[];
   maxFileBytes?: number;
+  /** The most alternatives a translation request may ask for; absent or 0: none offered. */
+  alternatives?: number;
 }
 
 export function languageName(all: readonly LanguageInfo[], code: string): string {

@@ -3,7 +3,7 @@
  * server's limit, swap, auto-detection, streamed output (server-sent events), copy, file translation, HTML text,
  * alternatives, one clear message per error, Ctrl+Enter to translate.
  */
-import { ApiError, describeError, getJson, postForm, postJson, postStream } from "./api.js";
+import { ApiError, describeError, getJson, postForm, postStream } from "./api.js";
 import { byId, h, mount } from "./dom.js";
 import { languageName, pivotTargets, type FrontendSettings, type LanguageInfo } from "./languages.js";
 
@@ -22,13 +22,6 @@ interface GlossaAnswer {
   model: string;
   engine: string;
   /** The language the text went through when the pair pivots (http issue 10). */
-  pivot?: string | null;
-}
-
-interface LibreAnswer {
-  translatedText: string;
-  detectedLanguage?: { language: string; confidence: number };
-  alternatives?: string[];
   pivot?: string | null;
 }
 
@@ -193,37 +186,26 @@ async function translate(trigger: "button" | "auto"): Promise<void> {
   const alternatives = Number(el.alts.value);
   const t0 = performance.now();
   try {
-    if (el.html.checked) {
-      // HTML keeps its markup: LibreTranslate shape with format "html" (answered whole, not streamed).
-      const body: Record<string, unknown> = { q: text, source, target, format: "html" };
-      if (alternatives > 0) body.alternatives = alternatives;
-      const a = await postJson<LibreAnswer>("/translate", body, controller.signal);
-      if (controller !== inflight) return;
-      el.output.textContent = a.translatedText;
-      detected = a.detectedLanguage?.language;
-      el.info.textContent = describeAnswer(undefined, undefined, (performance.now() - t0) / 1000, a.pivot, false);
-      showAlternatives(a.alternatives);
-    } else {
-      const options: Record<string, unknown> = { stream: true };
-      if (alternatives > 0) options.alternatives = alternatives;
-      const body = { text, source_lang: source, target_lang: target, options };
-      el.output.textContent = "";
-      const a = await postStream<GlossaAnswer>(
-        "/translate",
-        body,
-        (p) => {
-          const part = p as { index?: number; text?: string };
-          if (controller === inflight && part.index === 0 && typeof part.text === "string") el.output.textContent = part.text;
-        },
-        controller.signal,
-      );
-      if (controller !== inflight) return;
-      const t = a.translations[0];
-      el.output.textContent = t?.text ?? "";
-      detected = t?.detected_source_language;
-      el.info.textContent = describeAnswer(a.engine, t?.tokens, (performance.now() - t0) / 1000, a.pivot, t?.finish_reason === "length");
-      showAlternatives(t?.alternatives);
-    }
+    // Glossa shape, streamed; "Text is HTML" keeps the markup (format html).
+    const options: Record<string, unknown> = { stream: true };
+    if (alternatives > 0) options.alternatives = alternatives;
+    const body = { text, source_lang: source, target_lang: target, format: el.html.checked ? "html" : "text", options };
+    el.output.textContent = "";
+    const a = await postStream<GlossaAnswer>(
+      "/translate",
+      body,
+      (p) => {
+        const part = p as { index?: number; text?: string };
+        if (controller === inflight && part.index === 0 && typeof part.text === "string") el.output.textContent = part.text;
+      },
+      controller.signal,
+    );
+    if (controller !== inflight) return;
+    const t = a.translations[0];
+    el.output.textContent = t?.text ?? "";
+    detected = t?.detected_source_language;
+    el.info.textContent = describeAnswer(a.engine, t?.tokens, (performance.now() - t0) / 1000, a.pivot, t?.finish_reason === "length");
+    showAlternatives(t?.alternatives);
     lastTranslated = { text, output: el.output.textContent ?? "" };
     el.copy.disabled = !el.output.textContent;
     sourceLabel();
@@ -364,7 +346,11 @@ async function init(): Promise<void> {
   if (s.target && [...el.target.options].some((o) => o.value === s.target)) el.target.value = s.target;
   pivotNote();
   if (s.auto !== undefined) el.auto.checked = s.auto;
-  if (s.alts) el.alts.value = s.alts;
+  // Alternatives only where the server offers them (/frontend/settings: alternatives = the most it gives).
+  const maxAlts = settings.alternatives ?? 0;
+  el.alts.closest("label")!.hidden = maxAlts <= 0;
+  for (const o of [...el.alts.options]) if (Number(o.value) > maxAlts) o.remove();
+  if (s.alts && Number(s.alts) <= maxAlts) el.alts.value = s.alts;
   updateCount();
 
   el.source.addEventListener("change", () => {

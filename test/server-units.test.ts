@@ -1,6 +1,6 @@
 /**
  * Unit tests of the server's pure parts (no engine): sentence splitting and rejoining, request validation,
- * body handling, the Prometheus registry, HTML text nodes, source detection, settings.
+ * body handling, source detection, settings.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,6 @@ import { planText, renderText, splitSentences, splitToFit, segmentCount, timeSli
 import { parseTranslateBody, decodeOptionsFor, type RequestLimits } from "../src/server/translate-request.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../src/server/body.js";
 import { HttpError } from "../src/server/http-error.js";
-import { Registry } from "../src/server/prometheus.js";
 import { detectLanguage } from "../src/server/detect.js";
 import { loadSettings, SettingsError } from "../src/server/settings.js";
 import { DEFAULT_DECODE_OPTIONS } from "../src/engine/types.js";
@@ -153,34 +152,6 @@ test("body helpers: size limit while streaming, UTF-8, JSON depth, content types
   assert.equal(bodyFormat("application/x-www-form-urlencoded", '{"q":1}'), "json");
   assert.equal(httpStatus(() => bodyFormat("application/xml", "<a/>")), 415);
   assert.deepEqual({ ...parseFormBody("q=a&q=b&source=en") }, { q: ["a", "b"], source: "en" });
-});
-
-test("Prometheus text exposition: counters, gauges, histograms, label escaping", () => {
-  const r = new Registry();
-  const c = r.counter("t_requests_total", "Requests.", ["status"]);
-  c.inc({ status: "200" });
-  c.inc({ status: "200" }, 2);
-  c.inc({ status: 'we"ird\n' });
-  const depth = r.gauge("t_depth", "Depth.").collect(() => depth.set(4));
-  r.gauge("t_other", "Other.").set(1.5);
-  const h = r.histogram("t_latency_seconds", "Latency.", [0.1, 1]);
-  h.observe(0.05);
-  h.observe(0.5);
-  h.observe(5);
-  const text = r.render();
-  assert.match(text, /# TYPE t_requests_total counter\n/);
-  assert.match(text, /t_requests_total\{status="200"\} 3\n/);
-  assert.match(text, /t_requests_total\{status="we\\"ird\\n"\} 1\n/);
-  assert.match(text, /t_depth 4\n/); // pulled by its collector at render time
-  assert.match(text, /t_other 1.5\n/);
-  assert.match(text, /t_latency_seconds_bucket\{le="0.1"\} 1\n/);
-  assert.match(text, /t_latency_seconds_bucket\{le="1"\} 2\n/);
-  assert.match(text, /t_latency_seconds_bucket\{le="\+Inf"\} 3\n/);
-  assert.match(text, /t_latency_seconds_sum 5.55\n/);
-  assert.match(text, /t_latency_seconds_count 3\n/);
-  assert.throws(() => c.inc({ status: "x" }, -1));
-  assert.throws(() => r.counter("t_requests_total", "again"));
-  assert.throws(() => r.counter("bad-name", "x"));
 });
 
 test("source detection: scripts decide, Latin languages by function words, thin evidence is undefined", () => {

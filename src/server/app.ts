@@ -8,8 +8,8 @@ import type { Language } from "../languages.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "./body.js";
 import { detectLanguage } from "./detect.js";
 import { HttpError } from "./http-error.js";
-import type { ServerMetrics } from "./metrics.js";
-import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
+import { noteRequest, requestIdFrom, type AccessRecord, type AppEnv } from "./access-log.js";
+import { PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import { parseTranslateBody, type TranslateCall } from "./translate-request.js";
 import { schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
@@ -20,6 +20,8 @@ export interface AppDeps extends FlowDeps {
   /** Names of the engines loaded now (the reference first), for /ready. */
   engines?: () => string[];
   log: (msg: string, err?: unknown) => void;
+  /** Receives one record per request (the access log); none when absent. */
+  access?: (record: AccessRecord) => void;
 }
 
 /** The Glossa-shape answer. */
@@ -47,22 +49,37 @@ export interface GlossaResponse {
 
 const MAX_BODY_ERROR = 200;
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const { metrics, settings } = deps;
 
-  // Metrics for every request: count by route and status, latency to response headers.
+  // Every request: a request id (echoed), metrics by route and status, latency to response headers, access log.
   app.use("*", async (c, next) => {
     const t0 = performance.now();
+    const id = requestIdFrom(c.req.header("x-request-id"));
+    c.set("requestId", id);
     await next();
+    c.res.headers.set("x-request-id", id);
     const route = routeLabel(c);
+    const seconds = (performance.now() - t0) / 1000;
     metrics.httpRequests.inc({ route, method: methodLabel(c.req.method), status: String(c.res.status) });
-    metrics.httpLatency.observe((performance.now() - t0) / 1000, { route });
+    metrics.httpLatency.observe({ route }, seconds);
+    deps.access?.({
+      time: new Date().toISOString(),
+      request_id: id,
+      method: methodLabel(c.req.method),
+      route,
+      status: c.res.status,
+      duration_ms: Math.round(seconds * 1e4) / 10,
+      chars: c.get("chars") ?? null,
+      engine: c.get("engine") ?? null,
+      remote: remoteAddress(c),
+    });
   });
 
   app.onError((err, c) => {
     if (err instanceof HttpError) return jsonError(c, err.status, err.message, err.headers);
-    deps.log(`unexpected error on ${c.req.method} ${c.req.path}`, err);
+    deps.log(`unexpected error on ${c.req.method} ${c.req.path} (request ${c.get("requestId")})`, err);
     return jsonError(c, 500, "internal server error");
   });
   app.notFound((c) => jsonError(c, 404, `no route for ${c.req.method} ${truncate(c.req.path, 100)}`));
@@ -102,17 +119,19 @@ export function createApp(deps: AppDeps): Hono {
     );
   });
 
-  app.get("/metrics", (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }));
+  app.get("/metrics", async (c) => c.body(await metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }));
 
   app.post("/translate", async (c) => {
     const arrived = performance.now();
     const reference = deps.service();
     if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
     const call = await readTranslateCall(c.req.raw, settings, reference);
+    noteRequest(c, { chars: call.texts.reduce((n, t) => n + t.length, 0) });
     const started = await startTranslation(deps, call, { signal: c.req.raw.signal, arrived });
+    noteRequest(c, { engine: started.engine });
     if (call.stream) return streamTranslation(c, deps, call, started);
     const results = await started.run();
-    metrics.textsTranslated.inc({}, results.length);
+    metrics.textsTranslated.inc(results.length);
     return c.json(formatAnswer(call, results, started));
   });
 
@@ -123,6 +142,7 @@ export function createApp(deps: AppDeps): Hono {
     const body = await readBody(c.req.raw, settings);
     const q = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).q : undefined;
     if (typeof q !== "string") throw new HttpError(400, '"q" must be a string');
+    noteRequest(c, { chars: q.length });
     if (q.length > settings.maxChars) throw new HttpError(413, `"q" has more than ${settings.maxChars} characters`);
     const d = detectLanguage(q);
     return c.json(d ? [{ language: d.language.iso, confidence: d.confidence }] : []);
@@ -139,7 +159,7 @@ export function createApp(deps: AppDeps): Hono {
  * the admin key (`authorization: Bearer KEY` or `x-admin-key: KEY`): 401 without one, 403 with a wrong one.
  * Without GLOSSA_ADMIN_KEY configured, /admin answers 404 (disabled).
  */
-export function mountAdmin(app: Hono, admin: Hono | undefined, adminKey: string | undefined): void {
+export function mountAdmin(app: Hono<AppEnv>, admin: Hono | undefined, adminKey: string | undefined): void {
   app.use("/admin/*", async (c, next) => {
     if (!adminKey || !admin) return jsonError(c, 404, "admin routes are disabled (set GLOSSA_ADMIN_KEY)");
     const bearer = /^Bearer\s+(\S.*)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
@@ -253,7 +273,7 @@ function streamTranslation(c: Context, deps: AppDeps, call: TranslateCall, start
   }
   work.then(
     (results) => {
-      deps.metrics.textsTranslated.inc({}, results.length);
+      deps.metrics.textsTranslated.inc(results.length);
       send(sseEvent("done", formatAnswer(call, results, started)));
       close();
     },
@@ -281,14 +301,20 @@ function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
-const KNOWN_ROUTES = new Set(["/health", "/ready", "/languages", "/metrics", "/translate", "/detect"]);
-
-/** A bounded label: the matched route, or "other" (never the raw path, which a client controls). */
+/**
+ * A bounded label: the pattern of the route that answered ("/translate", "/admin/calib-data/:set/stats"), never
+ * the raw path, which a client controls; "other" when no route matched (404).
+ */
 function routeLabel(c: Context): string {
-  const p = c.req.path;
-  if (KNOWN_ROUTES.has(p)) return p;
-  if (p.startsWith("/admin/") || p === "/admin") return "/admin";
-  return "other";
+  if (c.res.status === 404 && c.req.routePath === "*") return "other";
+  const p = c.req.routePath;
+  return p === "*" || p === "/*" || p === "" ? "other" : p;
+}
+
+/** The peer's address (the load balancer's when behind one). */
+function remoteAddress(c: Context): string | null {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? null;
 }
 
 function methodLabel(m: string): string {

@@ -3,12 +3,15 @@
  * SIGTERM/SIGINT shut down gracefully (running translations get GLOSSA_SHUTDOWN_GRACE_MS to finish);
  * a second signal exits at once.
  */
+import { formatAccess, formatMessage, type LogFormat } from "./access-log.js";
 import { loadSettings, SettingsError, usage, type ServerSettings } from "./settings.js";
 import { startServer, type RunningServer } from "./server.js";
 
+/** Messages go to stderr, access records to stdout; both as text or JSON lines (GLOSSA_LOG_FORMAT). */
+let logFormat: LogFormat = process.env.GLOSSA_LOG_FORMAT === "json" ? "json" : "text";
+
 function log(msg: string, err?: unknown): void {
-  const detail = err === undefined ? "" : ` ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
-  console.error(`${new Date().toISOString()} ${msg}${detail}`);
+  console.error(formatMessage(logFormat, err === undefined ? "info" : "error", msg, err));
 }
 
 async function main(): Promise<void> {
@@ -27,11 +30,16 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  logFormat = settings.logFormat;
   // A stray rejected promise does not corrupt state: log it and keep serving.
   process.on("unhandledRejection", (reason) => log("unhandled promise rejection (still serving)", reason));
 
-  const server: RunningServer = await startServer({ settings, log });
-  console.log(`glossa listening on ${server.url} (model ${settings.modelDir}, threads ${settings.threads})`);
+  const server: RunningServer = await startServer({
+    settings,
+    log,
+    access: (record) => process.stdout.write(`${formatAccess(logFormat, record)}\n`),
+  });
+  log(`glossa listening on ${server.url} (model ${settings.modelDir}, threads ${settings.threads})`);
 
   // An exception nobody caught may have left state half-updated: stop taking work, finish what runs, exit 1.
   process.on("uncaughtException", (err) => {
@@ -40,7 +48,7 @@ async function main(): Promise<void> {
   });
 
   server.ready.then(
-    () => console.log(`glossa ready: ${server.url}/translate`),
+    () => log(`glossa ready: ${server.url}/translate`),
     (err: unknown) => {
       log("engine failed to load; exiting", err);
       void server.close(0).finally(() => process.exit(1));

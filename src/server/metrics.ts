@@ -1,9 +1,14 @@
 /**
- * The server's Prometheus metrics: HTTP traffic, scheduler queue and batches, tokens, KV pool occupancy.
+ * The server's Prometheus metrics (prom-client): HTTP traffic, scheduler queue and batches, tokens, KV pool
+ * occupancy, plus the process_* / nodejs_* defaults (CPU, memory, file descriptors, event-loop lag, GC, heap),
+ * collected once per process. /metrics renders the process registry and the server's registry together in the
+ * text format 0.0.4; names and types pass `promtool check metrics` (test/observability.test.ts).
  */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { PoolStats } from "../engine/types.js";
 import type { GroupOutcome, SchedulerObserver, SchedulerSnapshot, StepReport } from "../scheduler/scheduler.js";
-import { Registry, type Counter, type Gauge, type Histogram } from "./prometheus.js";
+
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -15,15 +20,31 @@ export interface MetricsSources {
   pool(): PoolStats | undefined;
 }
 
+let processRegistry: Registry | undefined;
+
+/** process_* and nodejs_* metrics: one registry per process, however many servers it runs. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
+    // prom-client exposes these three gauges with a _total suffix, which promtool refuses for non-counters; their
+    // per-type breakdowns (nodejs_active_handles{type} ...) stay and sum to the same values.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+      processRegistry.removeSingleMetric(name);
+    }
+  }
+  return processRegistry;
+}
+
 export class ServerMetrics implements SchedulerObserver {
   readonly registry = new Registry();
-  readonly httpRequests: Counter;
-  readonly httpLatency: Histogram;
-  readonly translations: Counter;
+  readonly httpRequests: Counter<"route" | "method" | "status">;
+  readonly httpLatency: Histogram<"route">;
+  readonly translations: Counter<"outcome">;
   readonly textsTranslated: Counter;
   readonly segments: Counter;
-  readonly engineRequests: Counter;
-  readonly pivotedRequests: Counter;
+  readonly engineRequests: Counter<"engine">;
+  readonly pivotedRequests: Counter<"pivot">;
   readonly queueDepth: Gauge;
   readonly runningSequences: Gauge;
   readonly batchSize: Histogram;
@@ -34,73 +55,107 @@ export class ServerMetrics implements SchedulerObserver {
   readonly engineStepErrors: Counter;
   readonly kvBlocksUsed: Gauge;
   readonly kvBlocksFree: Gauge;
-  readonly kvBlocksTotal: Gauge;
+  readonly kvBlocksCapacity: Gauge;
   readonly ready: Gauge;
 
   constructor(sources: MetricsSources) {
-    const r = this.registry;
-    this.httpRequests = r.counter("glossa_http_requests_total", "HTTP requests answered, by route, method and status.", [
-      "route",
-      "method",
-      "status",
-    ]);
-    this.httpLatency = r.histogram(
-      "glossa_http_request_duration_seconds",
-      "Time from receiving an HTTP request to its response headers, by route.",
-      LATENCY_BUCKETS,
-      ["route"],
-    );
-    this.translations = r.counter(
-      "glossa_translation_requests_total",
-      "Translation requests that reached the scheduler, by outcome (ok, queue_full, too_large, deadline, cancelled, rejected, engine, closed).",
-      ["outcome"],
-    );
-    this.textsTranslated = r.counter("glossa_texts_translated_total", "Texts translated (a request may carry several).");
-    this.segments = r.counter("glossa_segments_total", "Engine requests (sentences or lines) submitted to the scheduler.");
-    this.engineRequests = r.counter(
-      "glossa_engine_requests_total",
-      "Translation requests routed to each engine (the reference, or a released calibrated engine).",
-      ["engine"],
-    );
-    this.pivotedRequests = r.counter(
-      "glossa_pivot_requests_total",
-      "Translation requests served in two passes through a pivot language (the pair is not direct for the model).",
-      ["pivot"],
-    );
-    this.queueDepth = r
-      .gauge("glossa_queue_depth", "Engine requests waiting for admission into the running batch.")
-      .collect(() => this.queueDepth.set(sources.scheduler()?.queued ?? 0));
-    this.runningSequences = r
-      .gauge("glossa_running_sequences", "Sequences (beams counted) admitted into the engine.")
-      .collect(() => this.runningSequences.set(sources.scheduler()?.runningSequences ?? 0));
-    this.batchSize = r.histogram(
-      "glossa_batch_size",
-      "Sequences (beams counted) decoded together per engine step.",
-      BATCH_BUCKETS,
-    );
-    this.stepSeconds = r.histogram("glossa_engine_step_seconds", "Duration of one engine step.", STEP_BUCKETS);
-    this.tokensGenerated = r.counter("glossa_tokens_generated_total", "Target tokens generated by the engine.");
-    this.sourceTokensEncoded = r.counter("glossa_source_tokens_encoded_total", "Source tokens encoded by the engine.");
-    this.preemptions = r.counter("glossa_preemptions_total", "Sequences preempted by the engine for lack of KV blocks.");
-    this.engineStepErrors = r.counter("glossa_engine_step_errors_total", "Engine steps that threw.");
-    this.kvBlocksUsed = r
-      .gauge("glossa_kv_blocks_used", "KV cache blocks in use.")
-      .collect(() => this.kvBlocksUsed.set(sources.pool()?.usedBlocks ?? 0));
-    this.kvBlocksFree = r
-      .gauge("glossa_kv_blocks_free", "KV cache blocks free.")
-      .collect(() => this.kvBlocksFree.set(sources.pool()?.freeBlocks ?? 0));
-    this.kvBlocksTotal = r
-      .gauge("glossa_kv_blocks_total", "KV cache blocks in the pool.")
-      .collect(() => this.kvBlocksTotal.set(sources.pool()?.totalBlocks ?? 0));
-    this.ready = r.gauge("glossa_ready", "1 when the engine is loaded and the server accepts translations.");
+    const registers = [this.registry];
+    processMetrics();
+    this.httpRequests = new Counter({
+      name: "glossa_http_requests_total",
+      help: "HTTP requests answered, by route, method and status.",
+      labelNames: ["route", "method", "status"],
+      registers,
+    });
+    this.httpLatency = new Histogram({
+      name: "glossa_http_request_duration_seconds",
+      help: "Time from receiving an HTTP request to its response headers, by route.",
+      labelNames: ["route"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.translations = new Counter({
+      name: "glossa_translation_requests_total",
+      help: "Translation requests that reached the scheduler, by outcome (ok, queue_full, too_large, deadline, cancelled, rejected, engine, closed).",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.textsTranslated = new Counter({ name: "glossa_texts_translated_total", help: "Texts translated (a request may carry several).", registers });
+    this.segments = new Counter({ name: "glossa_segments_total", help: "Engine requests (sentences or lines) submitted to the scheduler.", registers });
+    this.engineRequests = new Counter({
+      name: "glossa_engine_requests_total",
+      help: "Translation requests routed to each engine (the reference, or a released calibrated engine).",
+      labelNames: ["engine"],
+      registers,
+    });
+    this.pivotedRequests = new Counter({
+      name: "glossa_pivot_requests_total",
+      help: "Translation requests served in two passes through a pivot language (the pair is not direct for the model).",
+      labelNames: ["pivot"],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: "glossa_queue_depth",
+      help: "Engine requests waiting for admission into the running batch.",
+      registers,
+      collect() {
+        this.set(sources.scheduler()?.queued ?? 0);
+      },
+    });
+    this.runningSequences = new Gauge({
+      name: "glossa_running_sequences",
+      help: "Sequences (beams counted) admitted into the engine.",
+      registers,
+      collect() {
+        this.set(sources.scheduler()?.runningSequences ?? 0);
+      },
+    });
+    this.batchSize = new Histogram({
+      name: "glossa_batch_size",
+      help: "Sequences (beams counted) decoded together per engine step.",
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.stepSeconds = new Histogram({ name: "glossa_engine_step_seconds", help: "Duration of one engine step.", buckets: STEP_BUCKETS, registers });
+    this.tokensGenerated = new Counter({ name: "glossa_tokens_generated_total", help: "Target tokens generated by the engine.", registers });
+    this.sourceTokensEncoded = new Counter({ name: "glossa_source_tokens_encoded_total", help: "Source tokens encoded by the engine.", registers });
+    this.preemptions = new Counter({ name: "glossa_preemptions_total", help: "Sequences preempted by the engine for lack of KV blocks.", registers });
+    this.engineStepErrors = new Counter({ name: "glossa_engine_step_errors_total", help: "Engine steps that threw.", registers });
+    this.kvBlocksUsed = new Gauge({
+      name: "glossa_kv_blocks_used",
+      help: "KV cache blocks in use.",
+      registers,
+      collect() {
+        this.set(sources.pool()?.usedBlocks ?? 0);
+      },
+    });
+    this.kvBlocksFree = new Gauge({
+      name: "glossa_kv_blocks_free",
+      help: "KV cache blocks free.",
+      registers,
+      collect() {
+        this.set(sources.pool()?.freeBlocks ?? 0);
+      },
+    });
+    // A gauge: its name must not end in _total (promtool); it was glossa_kv_blocks_total before.
+    this.kvBlocksCapacity = new Gauge({
+      name: "glossa_kv_blocks_capacity",
+      help: "KV cache blocks in the pool (used + free).",
+      registers,
+      collect() {
+        this.set(sources.pool()?.totalBlocks ?? 0);
+      },
+    });
+    this.ready = new Gauge({ name: "glossa_ready", help: "1 when the engine is loaded and the server accepts translations.", registers });
+    this.ready.set(0);
   }
 
   onStep(report: StepReport): void {
     if (report.batchSize > 0) this.batchSize.observe(report.batchSize);
     this.stepSeconds.observe(report.seconds);
-    this.tokensGenerated.inc({}, report.generatedTokens);
-    this.sourceTokensEncoded.inc({}, report.encodedTokens);
-    this.preemptions.inc({}, report.preempted);
+    this.tokensGenerated.inc(report.generatedTokens);
+    this.sourceTokensEncoded.inc(report.encodedTokens);
+    this.preemptions.inc(report.preempted);
   }
 
   onGroupSettled(outcome: GroupOutcome): void {
@@ -111,7 +166,9 @@ export class ServerMetrics implements SchedulerObserver {
     this.engineStepErrors.inc();
   }
 
-  render(): string {
-    return this.registry.render();
+  /** The text exposition of the process metrics and this server's. */
+  async render(): Promise<string> {
+    const [proc, own] = await Promise.all([processMetrics().metrics(), this.registry.metrics()]);
+    return `${proc.trimEnd()}\n\n${own}`;
   }
 }

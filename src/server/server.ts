@@ -13,6 +13,7 @@ import { LANGUAGES } from "../languages.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type PoolStats, type StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
+import type { AccessRecord } from "./access-log.js";
 import { createApp, mountAdmin } from "./app.js";
 import { calibAdminRoutes } from "./routes/calib-admin.js";
 import { EngineRouter, registryLookup, type CalibratedEngineRef, type EngineLookup, type EngineSlot } from "./engines.js";
@@ -49,6 +50,8 @@ export interface StartOptions {
   /** Admin sub-app to mount under /admin; by default the calibration-data routes (routes/calib-admin.ts). */
   admin?: Hono;
   log?: (msg: string, err?: unknown) => void;
+  /** Receives one access-log record per request (main.ts writes them to stdout); none when absent. */
+  access?: (record: AccessRecord) => void;
 }
 
 export interface RunningServer {
@@ -202,6 +205,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return rate > 0 ? Math.min(60, Math.max(1, Math.ceil(queued / rate))) : 2;
     },
     log,
+    ...(opts.access ? { access: opts.access } : {}),
   });
   mountAdmin(app, opts.admin ?? calibAdminRoutes({ dbPath: settings.dbPath, settings, log: (line) => log(line) }), settings.adminKey);
 

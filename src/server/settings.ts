@@ -55,6 +55,8 @@ export interface ServerSettings {
   adminKey: string | undefined;
   /** HTML attributes translated in format "html" when the client does not choose (title, alt, placeholder...). */
   htmlAttributes: string[];
+  /** Access log and messages: "text" lines or "json" lines (one JSON object per line). */
+  logFormat: "text" | "json";
 }
 
 type Kind = "int" | "string" | "path" | "list";
@@ -66,7 +68,7 @@ interface SettingSpec {
   kind: Kind;
   min?: number;
   optional?: boolean;
-  /** For lists: the values allowed. */
+  /** For lists and strings: the values allowed. */
   allowed?: ReadonlySet<string>;
 }
 
@@ -93,6 +95,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "shutdownGraceMs", env: "GLOSSA_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", kind: "int", min: 0 },
   { key: "adminKey", env: "GLOSSA_ADMIN_KEY", flag: "--admin-key", kind: "string", optional: true },
   { key: "htmlAttributes", env: "GLOSSA_HTML_ATTRIBUTES", flag: "--html-attributes", kind: "list", allowed: TRANSLATABLE_ATTRIBUTES },
+  { key: "logFormat", env: "GLOSSA_LOG_FORMAT", flag: "--log-format", kind: "string", allowed: new Set(["text", "json"]) },
 ];
 
 export function defaultSettings(): ServerSettings {
@@ -119,6 +122,7 @@ export function defaultSettings(): ServerSettings {
     shutdownGraceMs: 10_000,
     adminKey: undefined,
     htmlAttributes: [],
+    logFormat: "text",
   };
 }
 
@@ -140,6 +144,9 @@ function parseValue(spec: SettingSpec, raw: string, from: string): string | numb
     return n;
   }
   if (raw.trim() === "") throw new SettingsError(`${from}: must not be empty`);
+  if (spec.allowed && !spec.allowed.has(raw.trim())) {
+    throw new SettingsError(`${from}: expected one of ${[...spec.allowed].join(", ")}, got "${raw}"`);
+  }
   return spec.kind === "path" ? resolve(raw) : raw;
 }
 

@@ -91,7 +91,7 @@ export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts
   const pivot = route.pivot;
   const prepared = await first.service.prepare(call, source, pivot ?? call.target);
   if (signal.aborted) throw new HttpError(499, "request cancelled by the client");
-  deps.metrics.segments.inc({}, prepared.requests.length);
+  deps.metrics.segments.inc(prepared.requests.length);
 
   if (!pivot) {
     return {
@@ -119,7 +119,7 @@ export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts
         if (secondEngine.engine !== first.engine) deps.metrics.engineRequests.inc({ engine: secondEngine.engine });
         const second = await secondEngine.service.preparePivot(prepared, pass, pivot, call.target, call);
         if (signal.aborted) throw new HttpError(499, "request cancelled by the client");
-        deps.metrics.segments.inc({}, second.requests.length);
+        deps.metrics.segments.inc(second.requests.length);
         return submit(deps, () =>
           secondEngine.service.run(second, { signal, timeoutMs: remaining(), ...(onPartial ? { onPartial } : {}) }),
         );

@@ -18,10 +18,12 @@ COPY native/ native/
 COPY src/ src/
 COPY web/ web/
 # npm ci: installs, builds native/ (install script), compiles src/ and bundles web/ into dist/ (prepare script).
+# /out gets what runs: the addon (src/engine/native.ts finds the root by native/binding.gyp), dist, production deps.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
  && mkdir -p /out/native/build/Release \
  && cp native/build/Release/glossa_native.node /out/native/build/Release/ \
+ && cp native/binding.gyp /out/native/ \
  && cp -r dist node_modules package.json /out/
 
 FROM ${NODE_IMAGE} AS runtime

@@ -140,6 +140,10 @@ test("Dockerfile: hadolint's rules, multi-stage, non-root, HEALTHCHECK on /ready
   assert.equal(cmd.join(" "), start, "the image runs what npm start runs");
   assert.match(healthcheckScript(stages).join(" "), /\/ready/);
   assert.ok(final.some((x) => x.op === "COPY" && x.args.includes("models/glossa-mini-50")), "the shipped model is inside");
+  // src/engine/native.ts loads native/build/Release/glossa_native.node from the folder holding native/binding.gyp.
+  const buildRun = stages[0]!.filter((x) => x.op === "RUN").map((x) => x.args).join(" ");
+  assert.match(buildRun, /cp native\/build\/Release\/glossa_native\.node \/out\/native\/build\/Release\//);
+  assert.match(buildRun, /cp native\/binding\.gyp \/out\/native\//);
   assert.ok(final.some((x) => x.op === "ENV" && /GLOSSA_HOST=0\.0\.0\.0/.test(x.args)), "listens on all interfaces inside the container");
 });
 

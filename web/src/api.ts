@@ -65,10 +65,19 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, detail, Number.isFinite(ra) && ra > 0 ? ra : undefined);
 }
 
+let apiKey = "";
+
+/** The API key the page sends (Authorization: Bearer) when the server requires keys; "" for none. */
+export function setApiKey(key: string): void {
+  apiKey = key.trim();
+}
+
 async function call(url: string, init?: RequestInit): Promise<Response> {
   let res: Response;
+  const headers = new Headers(init?.headers);
+  if (apiKey) headers.set("authorization", `Bearer ${apiKey}`);
   try {
-    res = await fetch(url, init);
+    res = await fetch(url, { ...init, headers });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
     throw new ApiError(0, e instanceof Error ? e.message : String(e));

@@ -3,7 +3,7 @@
  * server's limit, swap, auto-detection, streamed output (server-sent events), copy, file translation, HTML text,
  * alternatives, one clear message per error, Ctrl+Enter to translate.
  */
-import { ApiError, describeError, getJson, postForm, postStream } from "./api.js";
+import { ApiError, describeError, getJson, postForm, postStream, setApiKey } from "./api.js";
 import { byId, h, mount } from "./dom.js";
 import { languageName, pivotTargets, type FrontendSettings, type LanguageInfo } from "./languages.js";
 
@@ -47,6 +47,8 @@ const el = {
   translate: byId<HTMLButtonElement>("translate"),
   error: byId("error"),
   pivotNote: byId("pivot-note"),
+  keyRow: byId("key-row"),
+  apiKey: byId<HTMLInputElement>("apikey"),
 };
 
 let languages: LanguageInfo[] = [];
@@ -57,7 +59,7 @@ let autoTimer: ReturnType<typeof setTimeout> | undefined;
 /** The text the current output translates (the swap button moves it back). */
 let lastTranslated: { text: string; output: string } | undefined;
 
-function saved(): { source?: string; target?: string; auto?: boolean; alts?: string } {
+function saved(): { source?: string; target?: string; auto?: boolean; alts?: string; key?: string } {
   try {
     return JSON.parse(localStorage.getItem(STORE) ?? "{}") as ReturnType<typeof saved>;
   } catch {
@@ -67,7 +69,10 @@ function saved(): { source?: string; target?: string; auto?: boolean; alts?: str
 
 function save(): void {
   try {
-    localStorage.setItem(STORE, JSON.stringify({ source: el.source.value, target: el.target.value, auto: el.auto.checked, alts: el.alts.value }));
+    localStorage.setItem(
+      STORE,
+      JSON.stringify({ source: el.source.value, target: el.target.value, auto: el.auto.checked, alts: el.alts.value, key: el.apiKey.value || undefined }),
+    );
   } catch {
     // private mode: nothing to keep
   }
@@ -346,6 +351,12 @@ async function init(): Promise<void> {
   if (s.target && [...el.target.options].some((o) => o.value === s.target)) el.target.value = s.target;
   pivotNote();
   if (s.auto !== undefined) el.auto.checked = s.auto;
+  // A server that requires API keys: the key field shows, and every call carries the key.
+  el.keyRow.hidden = !settings.keyRequired;
+  if (settings.keyRequired && s.key) {
+    el.apiKey.value = s.key;
+    setApiKey(s.key);
+  }
   // Alternatives only where the server offers them (/frontend/settings: alternatives = the most it gives).
   const maxAlts = settings.alternatives ?? 0;
   el.alts.closest("label")!.hidden = maxAlts <= 0;
@@ -374,6 +385,11 @@ async function init(): Promise<void> {
     scheduleAuto();
   });
   el.auto.addEventListener("change", save);
+  el.apiKey.addEventListener("change", () => {
+    setApiKey(el.apiKey.value);
+    save();
+    scheduleAuto();
+  });
   el.html.addEventListener("change", scheduleAuto);
   el.translate.addEventListener("click", () => void translate("button"));
   el.swap.addEventListener("click", swap);

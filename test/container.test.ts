@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -213,4 +213,23 @@ test("compose.yaml: Glossa's port is the one Prometheus scrapes; the Prometheus 
   assert.ok(mount && existsSync(join(ROOT, mount[1]!)));
   assert.match(compose, /condition: service_healthy/, "Prometheus starts once the HEALTHCHECK passes");
   assert.doesNotMatch(compose, /image: [^\s:]+(:latest)?\s*$/m, "images are tagged");
+});
+
+/** promtool from PATH or var/tools/bin (where .ci/run unpacks it); undefined when absent. */
+function promtool(): string | undefined {
+  const local = join(ROOT, "var", "tools", "bin", "promtool");
+  if (existsSync(local)) return local;
+  const found = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" });
+  return found.status === 0 && found.stdout.trim() ? found.stdout.trim() : undefined;
+}
+
+test("deploy/prometheus/prometheus.yml passes promtool check config", (t) => {
+  const tool = promtool();
+  if (!tool) {
+    t.skip("promtool is not installed (bash .ci/run fetches it into var/tools/bin)");
+    return;
+  }
+  const r = spawnSync(tool, ["check", "config", join(ROOT, "deploy", "prometheus", "prometheus.yml")], { encoding: "utf8" });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout + r.stderr, /SUCCESS/);
 });

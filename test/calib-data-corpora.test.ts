@@ -83,14 +83,14 @@ describe("calibration sets on the real corpora", { skip: corpora === undefined ?
   let ctx: CalibDataContext;
   let evalSentences: ReturnType<typeof evaluationSentences>;
 
-  before(() => {
+  before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "glossa-calib-real-"));
-    reg = openRegistry({ path: join(tmp, "registry.sqlite") });
+    reg = await openRegistry({ path: join(tmp, "registry.sqlite") });
     ctx = { db: reg.db, corpora: corpora!, repoRoot: repoRoot(), manifestDir: join(tmp, "calib-data"), evalDir: evalDir() };
     evalSentences = evaluationSentences(corpora!);
   });
-  after(() => {
-    reg?.close();
+  after(async () => {
+    await reg?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -110,11 +110,11 @@ describe("calibration sets on the real corpora", { skip: corpora === undefined ?
   });
 
   for (const lang of LANGUAGES) {
-    it(`builds a clean ${lang.iso} set of at least 512 sentences`, () => {
-      const set = sampleSet(ctx, { lang: lang.iso });
+    it(`builds a clean ${lang.iso} set of at least 512 sentences`, async () => {
+      const set = await sampleSet(ctx, { lang: lang.iso });
       assert.ok(set.size >= 512, `${lang.iso}: ${set.size} members`);
       for (const b of set.buckets) assert.ok(b.count >= 64, `${lang.iso}: bucket ${b.name} has ${b.count}`);
-      const sentences = readStoredSetText(ctx, set.name);
+      const sentences = await readStoredSetText(ctx, set.name);
       assertNoEvaluationSentence(set.name, sentences);
       const byFile = new Map<string, Set<number>>();
       for (const s of sentences) {
@@ -126,7 +126,7 @@ describe("calibration sets on the real corpora", { skip: corpora === undefined ?
         if (lang.iso === "zh") assert.ok(!hasTraditionalOnlyHan(s.text), `${s.file}:${s.line} is Traditional`);
       }
       assert.equal(new Set(sentences.map((s) => squash(s.text))).size >= sentences.length - 2, true, "near-duplicates in the set");
-      const st = setStats(ctx, set.name);
+      const st = await setStats(ctx, set.name);
       assert.ok(st.sources.length >= 2, `${lang.iso}: drawn from ${st.sources.length} source file(s)`);
       if (lang.iso !== "en") assert.equal(st.targets.en, set.size, "every member has its English reference");
       else assert.ok(Object.keys(st.targets).length >= 5, "English references span several pairs");

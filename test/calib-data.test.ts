@@ -219,20 +219,20 @@ describe("calib-data sets in the registry", () => {
   let reg: Registry;
   let ctx: CalibDataContext;
 
-  before(() => {
+  before(async () => {
     fx = makeFakeCorpora();
-    reg = openRegistry({ path: fx.dbPath });
+    reg = await openRegistry({ path: fx.dbPath });
     ctx = { db: reg.db, corpora: fx.corpora, repoRoot: fx.repo, manifestDir: fx.manifestDir, evalDir: fx.evalDir };
   });
-  after(() => {
-    reg.close();
+  after(async () => {
+    await reg.close();
     rmSync(fx.root, { recursive: true, force: true });
   });
 
-  it("imports a pool and draws a stratified set with a manifest that holds no text", () => {
-    const pool = importPool(ctx, "de");
+  it("imports a pool and draws a stratified set with a manifest that holds no text", async () => {
+    const pool = await importPool(ctx, "de");
     assert.ok(pool.candidates > 200);
-    const s = sampleSet(ctx, { lang: "de", size: 64, seed: "t1" });
+    const s = await sampleSet(ctx, { lang: "de", size: 64, seed: "t1" });
     assert.equal(s.size, 64);
     assert.deepEqual(s.buckets.map((b) => b.count), [16, 16, 16, 16]);
     const manifest = readManifest(join(fx.manifestDir, "de.json"));
@@ -247,36 +247,36 @@ describe("calib-data sets in the registry", () => {
     assert.ok(manifest.members.every((m) => m.target?.lang === "en"));
   });
 
-  it("is deterministic: the same seed gives the same set, another seed another", () => {
-    const a = sampleSet(ctx, { lang: "de", size: 64, seed: "t1", name: "de-again" });
-    const b = sampleSet(ctx, { lang: "de", size: 64, seed: "t2", name: "de-other" });
-    assert.equal(a.setHash, listSets(ctx).find((x) => x.name === "de")!.setHash);
+  it("is deterministic: the same seed gives the same set, another seed another", async () => {
+    const a = await sampleSet(ctx, { lang: "de", size: 64, seed: "t1", name: "de-again" });
+    const b = await sampleSet(ctx, { lang: "de", size: 64, seed: "t2", name: "de-other" });
+    assert.equal(a.setHash, (await listSets(ctx)).find((x) => x.name === "de")!.setHash);
     assert.notEqual(a.setHash, b.setHash);
   });
 
-  it("refuses an existing name without replace, an unknown language and an oversized request", () => {
-    assert.throws(() => sampleSet(ctx, { lang: "de", size: 64, seed: "t1" }), /exists/);
-    assert.throws(() => sampleSet(ctx, { lang: "xx" }), CalibInputError);
-    assert.throws(() => sampleSet(ctx, { lang: "de", size: 5000, name: "too-big" }), /only \d+ eligible candidates/);
-    assert.throws(() => sampleSet(ctx, { lang: "de", name: "../escape" }), /bad set name/);
+  it("refuses an existing name without replace, an unknown language and an oversized request", async () => {
+    await assert.rejects(sampleSet(ctx, { lang: "de", size: 64, seed: "t1" }), /exists/);
+    await assert.rejects(sampleSet(ctx, { lang: "xx" }), CalibInputError);
+    await assert.rejects(sampleSet(ctx, { lang: "de", size: 5000, name: "too-big" }), /only \d+ eligible candidates/);
+    await assert.rejects(sampleSet(ctx, { lang: "de", name: "../escape" }), /bad set name/);
   });
 
-  it("re-reads the text with sha256 verification, references included", () => {
-    const sentences = readStoredSetText(ctx, "de");
+  it("re-reads the text with sha256 verification, references included", async () => {
+    const sentences = await readStoredSetText(ctx, "de");
     assert.equal(sentences.length, 64);
     const { sentences: viaManifest } = readManifestText(fx.corpora, join(fx.manifestDir, "de.json"));
     assert.deepEqual(viaManifest, sentences);
     const loaded = loadCalibrationSet("de", { manifestDir: fx.manifestDir, corpora: fx.corpora });
     assert.deepEqual(loaded.sentences, sentences);
-    assert.equal(loaded.manifest.setHash, listSets(ctx).find((x) => x.name === "de")!.setHash);
+    assert.equal(loaded.manifest.setHash, (await listSets(ctx)).find((x) => x.name === "de")!.setHash);
     assert.throws(() => loadCalibrationSet("../de", { manifestDir: fx.manifestDir, corpora: fx.corpora }), CalibInputError);
     const enLines = readLines(join(fx.corpora, "train/en-de/alpha.en"));
     const s = sentences.find((x) => x.file === "train/en-de/alpha.de")!;
     assert.equal(s.target?.text, enLines[s.line - 1]);
   });
 
-  it("reports statistics by bucket, script and source", () => {
-    const st = setStats(ctx, "de");
+  it("reports statistics by bucket, script and source", async () => {
+    const st = await setStats(ctx, "de");
     assert.equal(st.size, 64);
     assert.equal(st.script.name, "Latin");
     assert.equal(st.script.minShare, 1);
@@ -284,13 +284,13 @@ describe("calib-data sets in the registry", () => {
     assert.deepEqual(st.sources.map((s) => s.file), ["train/en-de/alpha.de", "train/en-de/beta.de"]);
     assert.equal(st.targets.en, 64);
     assert.ok(st.lengths.min >= 2 && st.lengths.max >= st.lengths.median);
-    assert.throws(() => setStats(ctx, "nope"), CalibNotFoundError);
+    await assert.rejects(setStats(ctx, "nope"), CalibNotFoundError);
   });
 
-  it("excludes by sentence hash and by line id, records the reason, and later draws skip them", () => {
+  it("excludes by sentence hash and by line id, records the reason, and later draws skip them", async () => {
     const before = readManifest(join(fx.manifestDir, "de.json"));
     const [m1, m2] = before.members;
-    const r = excludeMembers(ctx, "de", { ids: [m1!.sha256, `${m2!.file}:${m2!.line}`, "train/en-de/alpha.de:99999"], reason: "reviewed: noisy" });
+    const r = await excludeMembers(ctx, "de", { ids: [m1!.sha256, `${m2!.file}:${m2!.line}`, "train/en-de/alpha.de:99999"], reason: "reviewed: noisy" });
     assert.equal(r.removed.length, 2);
     assert.deepEqual(r.notFound, ["train/en-de/alpha.de:99999"]);
     assert.equal(r.set.size, 62);
@@ -298,25 +298,25 @@ describe("calib-data sets in the registry", () => {
     assert.notEqual(after.setHash, before.setHash);
     assert.equal(after.exclusions.length, 2);
     assert.ok(after.exclusions.every((e) => e.reason === "reviewed: noisy"));
-    assert.equal(setStats(ctx, "de").exclusions.length, 2);
-    const redraw = sampleSet(ctx, { lang: "de", size: 64, seed: "t1", name: "de-redraw" });
+    assert.equal((await setStats(ctx, "de")).exclusions.length, 2);
+    const redraw = await sampleSet(ctx, { lang: "de", size: 64, seed: "t1", name: "de-redraw" });
     const redrawn = readManifest(join(fx.manifestDir, `${redraw.name}.json`));
     for (const m of [m1!, m2!]) assert.ok(!redrawn.members.some((x) => x.file === m.file && x.line === m.line), "excluded line drawn again");
-    assert.throws(() => excludeMembers(ctx, "de", { ids: [m1!.sha256], reason: "" }), /reason/);
-    assert.throws(() => excludeMembers(ctx, "de", { ids: ["not-a-hash-or-line"], reason: "x" }), CalibInputError);
+    await assert.rejects(excludeMembers(ctx, "de", { ids: [m1!.sha256], reason: "" }), /reason/);
+    await assert.rejects(excludeMembers(ctx, "de", { ids: ["not-a-hash-or-line"], reason: "x" }), CalibInputError);
   });
 
-  it("refills from the same bucket when asked", () => {
+  it("refills from the same bucket when asked", async () => {
     const before = readManifest(join(fx.manifestDir, "de-again.json"));
     const victim = before.members.find((m) => m.bucket === "long")!;
-    const r = excludeMembers(ctx, "de-again", { ids: [victim.sha256], reason: "test refill", refill: true });
+    const r = await excludeMembers(ctx, "de-again", { ids: [victim.sha256], reason: "test refill", refill: true });
     assert.equal(r.set.size, 64);
     assert.equal(r.added.length, 1);
     assert.equal(r.added[0]!.bucket, "long");
     assert.ok(!before.members.some((m) => m.file === r.added[0]!.file && m.line === r.added[0]!.line));
   });
 
-  it("refuses a set whose corpus file changed, naming the file and line", () => {
+  it("refuses a set whose corpus file changed, naming the file and line", async () => {
     const manifest = readManifest(join(fx.manifestDir, "de-other.json"));
     const m = manifest.members.find((x) => x.file === "train/en-de/beta.de")!;
     const path = join(fx.corpora, m.file);
@@ -325,21 +325,21 @@ describe("calib-data sets in the registry", () => {
     lines[m.line - 1] = `${lines[m.line - 1]} (edited)`;
     writeFileSync(path, lines.join("\n"));
     try {
-      assert.throws(
-        () => readStoredSetText(ctx, "de-other"),
+      await assert.rejects(
+        readStoredSetText(ctx, "de-other"),
         (e: unknown) => e instanceof CorpusChangedError && e.file === m.file && e.line === m.line && /corpus file changed/.test(e.message),
       );
       assert.throws(() => readManifestText(fx.corpora, join(fx.manifestDir, "de-other.json")), CorpusChangedError);
     } finally {
       writeFileSync(path, original);
     }
-    assert.equal(readStoredSetText(ctx, "de-other").length, 64);
+    assert.equal((await readStoredSetText(ctx, "de-other")).length, 64);
   });
 
-  it("stores the pool packed per source file and re-imports it when a training file changes", () => {
+  it("stores the pool packed per source file and re-imports it when a training file changes", async () => {
     assert.deepEqual(unpackInt32(packInt32([1, 7, 65536, 2_000_000_000])), [1, 7, 65536, 2_000_000_000]);
-    const before = poolOf(reg.db, "de")!;
-    const sources = poolSourcesOf(reg.db, before.id);
+    const before = (await poolOf(reg.db, "de"))!;
+    const sources = await poolSourcesOf(reg.db, before.id);
     assert.deepEqual(sources.map((x) => x.file), ["train/en-de/alpha.de", "train/en-de/beta.de"]);
     assert.equal(poolEntries(sources).length, before.candidates);
     assert.ok(sources.every((x) => x.targetFile !== null && /^[0-9a-f]{64}$/.test(x.fileSha256)));
@@ -350,8 +350,8 @@ describe("calib-data sets in the registry", () => {
     appendFileSync(path, "Ein neuer Satz über die Wolken am Berg kam heute dazu.\n");
     appendFileSync(join(fx.corpora, "train/en-de/beta.en"), "A new sentence about the clouds on the mountain was added today.\n");
     try {
-      sampleSet(ctx, { lang: "de", size: 16, seed: "t1", name: "de-after-change" });
-      const after = poolOf(reg.db, "de")!;
+      await sampleSet(ctx, { lang: "de", size: 16, seed: "t1", name: "de-after-change" });
+      const after = (await poolOf(reg.db, "de"))!;
       assert.notEqual(after.id, before.id, "the pool was re-imported");
       assert.equal(after.candidates, before.candidates + 1);
     } finally {
@@ -360,32 +360,32 @@ describe("calib-data sets in the registry", () => {
     }
   });
 
-  it("refuses to draw from a pool when the eval data gained a sentence that is in it", () => {
+  it("refuses to draw from a pool when the eval data gained a sentence that is in it", async () => {
     // A new evaluation file holding a pooled sentence: the pool's fingerprint no longer matches, so
     // sampling re-imports and the sentence can no longer be drawn.
     const pooled = readLines(join(fx.corpora, "train/en-de/beta.de"))[0]!;
     appendFileSync(join(fx.corpora, "flores200/dev/de.dev"), `${pooled}\n`);
     const fresh: CalibDataContext = { ...ctx, evalIndex: undefined };
-    sampleSet(fresh, { lang: "de", size: 64, seed: "t1", name: "de-after-eval-change" });
+    await sampleSet(fresh, { lang: "de", size: 64, seed: "t1", name: "de-after-eval-change" });
     assert.ok(fresh.evalIndex!.hashes.has(sha256Hex(normalizeForMatch(pooled))));
-    const pool = poolOf(reg.db, "de")!;
+    const pool = (await poolOf(reg.db, "de"))!;
     assert.equal(pool.evalFingerprint, fresh.evalIndex!.fingerprint, "sampling re-imported the pool");
-    assert.ok(!poolEntries(poolSourcesOf(reg.db, pool.id)).some((c) => c.file === "train/en-de/beta.de" && c.line === 1));
+    assert.ok(!poolEntries(await poolSourcesOf(reg.db, pool.id)).some((c) => c.file === "train/en-de/beta.de" && c.line === 1));
   });
 
-  it("draws English from the en side of several pairs, each with its reference", () => {
-    const s = sampleSet(ctx, { lang: "en", size: 40, seed: "e" });
-    const st = setStats(ctx, s.name);
+  it("draws English from the en side of several pairs, each with its reference", async () => {
+    const s = await sampleSet(ctx, { lang: "en", size: 40, seed: "e" });
+    const st = await setStats(ctx, s.name);
     assert.equal(st.size, 40);
     assert.ok(st.sources.length >= 3, st.sources.map((x) => x.file).join(" "));
     assert.equal(st.withoutTarget, 0);
     assert.ok(st.targets.de! > 0 && st.targets.zh! > 0);
   });
 
-  it("draws Chinese counted in characters, Simplified only", () => {
-    const s = sampleSet(ctx, { lang: "zh", size: 40, seed: "z" });
+  it("draws Chinese counted in characters, Simplified only", async () => {
+    const s = await sampleSet(ctx, { lang: "zh", size: 40, seed: "z" });
     assert.equal(s.unit, "character");
-    const text = readStoredSetText(ctx, s.name);
+    const text = await readStoredSetText(ctx, s.name);
     assert.ok(text.every((t) => !hasTraditionalOnlyHan(t.text) && scriptShare(t.text, "Han").share >= 0.6));
   });
 });

@@ -76,25 +76,25 @@ function evalJson(engine: string, ...extra: string[]): RunJson[] {
 let reg: Registry;
 const byPair = (runs: RunJson[]): Map<string, RunJson> => new Map(runs.map((r) => [r.pair, r]));
 
-before(() => {
+before(async () => {
   assert.ok(
     existsSync(join(modelDir(), "config.json")),
     `the end-to-end eval/gate test needs the reference model at ${modelDir()} (models/glossa-mini-50 or GLOSSA_MODEL); it is missing`,
   );
-  reg = openRegistry({ path: dbFile });
+  reg = await openRegistry({ path: dbFile });
 });
-after(() => {
-  reg?.close();
+after(async () => {
+  await reg?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 describe("glossa eval / gate / releases end to end", () => {
   let reference: RunJson[] = [];
 
-  it("evaluates the reference engine, created from the model folder on first use", () => {
+  it("evaluates the reference engine, created from the model folder on first use", async () => {
     reference = evalJson("reference");
     assert.deepEqual(reference.map((r) => `${r.set}/${r.pair}`), ["mini/de-en", "mini/en-de", "mini/en-zh"]);
-    const ref = findEngine(reg.db, "glossa-mini-50") ?? releasedEngines(reg.db)[0]!.engine;
+    const ref = (await findEngine(reg.db, "glossa-mini-50")) ?? (await releasedEngines(reg.db))[0]!.engine;
     assert.equal(ref.isReference, true);
     assert.equal(ref.recipe, "fp32");
     for (const r of reference) {
@@ -106,9 +106,9 @@ describe("glossa eval / gate / releases end to end", () => {
     }
     // A real translation of simple sentences shares a good part of its character n-grams with the reference.
     for (const r of reference) assert.ok(r.chrf > 25, `${r.pair}: chrF++ ${r.chrf} is too low for a working reference engine`);
-    const rows = reg.sqlite.prepare("SELECT count(*) AS n FROM eval_runs WHERE engine_id = ?").get(ref.id) as { n: number };
+    const rows = reg.sqlite!.prepare("SELECT count(*) AS n FROM eval_runs WHERE engine_id = ?").get(ref.id) as { n: number };
     assert.equal(rows.n, 3);
-    const sets = reg.sqlite.prepare("SELECT name, pair, lines, source_file, ref_file FROM eval_sets ORDER BY pair").all();
+    const sets = reg.sqlite!.prepare("SELECT name, pair, lines, source_file, ref_file FROM eval_sets ORDER BY pair").all();
     assert.deepEqual(sets, [
       { name: "mini", pair: "de-en", lines: 10, source_file: "mini.de", ref_file: "mini.en" },
       { name: "mini", pair: "en-de", lines: 10, source_file: "mini.en", ref_file: "mini.de" },
@@ -116,19 +116,19 @@ describe("glossa eval / gate / releases end to end", () => {
     ]);
   });
 
-  it("records --limit and prints a readable table", () => {
+  it("records --limit and prints a readable table", async () => {
     const r = ok(glossa("eval", "--engine", "reference", "--pairs", "de-en", "--limit", "4"), "eval --limit");
     assert.match(r.stdout, /^engine: .*reference\)\n/);
     assert.match(r.stdout, /set\s+pair\s+sentences\s+limit\s+BLEU\s+chrF\+\+\s+seconds\s+sent\/s\s+run/);
     assert.match(r.stdout, /\nmini\s+de-en\s+4\s+4\s+\d+\.\d\d\s+\d+\.\d\d/);
     assert.match(r.stdout, /signatures:\n {2}nrefs:1\|case:mixed\|eff:no\|tok:13a\|smooth:exp\|version:2\.6\.0\n/);
-    const row = reg.sqlite.prepare("SELECT sentences, line_limit FROM eval_runs ORDER BY id DESC LIMIT 1").get();
+    const row = reg.sqlite!.prepare("SELECT sentences, line_limit FROM eval_runs ORDER BY id DESC LIMIT 1").get();
     assert.deepEqual(row, { sentences: 4, line_limit: 4 });
   });
 
-  it("passes and releases an engine that translates like the reference", () => {
-    const ref = releasedEngines(reg.db).find((r) => r.basis.kind === "reference")!.engine;
-    registerEngine(reg.db, {
+  it("passes and releases an engine that translates like the reference", async () => {
+    const ref = (await releasedEngines(reg.db)).find((r) => r.basis.kind === "reference")!.engine;
+    await registerEngine(reg.db, {
       name: "mini-twin", modelId: ref.modelId, file: ref.file, recipe: "fp32", language: null, fileSha256: ref.fileSha256, sizeBytes: ref.sizeBytes,
     });
     const twin = byPair(evalJson("mini-twin"));
@@ -138,17 +138,17 @@ describe("glossa eval / gate / releases end to end", () => {
     assert.equal(out.decision, "pass");
     assert.notEqual(out.releaseId, null);
     // The reference's extra --limit 4 run is not required: both sides have whole-set runs, which are compared.
-    const engine = findEngine(reg.db, "mini-twin")!;
-    assert.equal(isReleased(reg.db, engine.id), true);
-    const decision = reg.sqlite.prepare("SELECT decision, reference_engine_id FROM gate_decisions WHERE id = ?").get(out.decisionId);
+    const engine = (await findEngine(reg.db, "mini-twin"))!;
+    assert.equal(await isReleased(reg.db, engine.id), true);
+    const decision = reg.sqlite!.prepare("SELECT decision, reference_engine_id FROM gate_decisions WHERE id = ?").get(out.decisionId);
     assert.deepEqual(decision, { decision: "pass", reference_engine_id: ref.id });
-    const reasons = reg.sqlite.prepare("SELECT pair, passed FROM gate_reasons WHERE decision_id = ? ORDER BY pair").all(out.decisionId);
+    const reasons = reg.sqlite!.prepare("SELECT pair, passed FROM gate_reasons WHERE decision_id = ? ORDER BY pair").all(out.decisionId);
     assert.deepEqual(reasons, [{ pair: "de-en", passed: 1 }, { pair: "en-de", passed: 1 }, { pair: "en-zh", passed: 1 }]);
   });
 
-  it("rejects a deliberately degraded engine, recording a reason for every failing pair", () => {
-    const ref = releasedEngines(reg.db).find((r) => r.basis.kind === "reference")!.engine;
-    registerEngine(reg.db, {
+  it("rejects a deliberately degraded engine, recording a reason for every failing pair", async () => {
+    const ref = (await releasedEngines(reg.db)).find((r) => r.basis.kind === "reference")!.engine;
+    await registerEngine(reg.db, {
       name: "mini-short", modelId: ref.modelId, file: ref.file, recipe: "fp32", language: null, fileSha256: ref.fileSha256, sizeBytes: ref.sizeBytes,
       decodeOptions: { maxNewTokens: 3 },
     });
@@ -163,12 +163,12 @@ describe("glossa eval / gate / releases end to end", () => {
     assert.match(g.stdout, /pair\s+set\s+BLEU\s+ref BLEU\s+dBLEU\s+chrF\+\+\s+ref chrF\+\+\s+dchrF\+\+\s+result\s+reason/);
     const failing = [...short.values()].filter((s) => s.chrf < byPair(reference).get(s.pair)!.chrf - 1).map((s) => s.pair);
     assert.match(g.stdout, new RegExp(`decision #\\d+: FAIL: rejected: ${failing.join(", ")}\n`));
-    const engine = findEngine(reg.db, "mini-short")!;
-    assert.equal(isReleased(reg.db, engine.id), false);
-    const d = reg.sqlite.prepare("SELECT id, decision, summary FROM gate_decisions WHERE engine_id = ?").get(engine.id) as { id: number; decision: string; summary: string };
+    const engine = (await findEngine(reg.db, "mini-short"))!;
+    assert.equal(await isReleased(reg.db, engine.id), false);
+    const d = reg.sqlite!.prepare("SELECT id, decision, summary FROM gate_decisions WHERE engine_id = ?").get(engine.id) as { id: number; decision: string; summary: string };
     assert.equal(d.decision, "fail");
     for (const p of failing) assert.match(d.summary, new RegExp(`${p} \\(mini: `));
-    const reasons = reg.sqlite.prepare("SELECT pair, passed, reason, engine_run_id, reference_run_id FROM gate_reasons WHERE decision_id = ? ORDER BY pair").all(d.id) as Array<{
+    const reasons = reg.sqlite!.prepare("SELECT pair, passed, reason, engine_run_id, reference_run_id FROM gate_reasons WHERE decision_id = ? ORDER BY pair").all(d.id) as Array<{
       pair: string; passed: number; reason: string; engine_run_id: number; reference_run_id: number;
     }>;
     assert.deepEqual(reasons.map((r) => r.pair), ["de-en", "en-de", "en-zh"]);
@@ -180,10 +180,10 @@ describe("glossa eval / gate / releases end to end", () => {
         assert.match(r.reason, /chrF\+\+ \d+\.\d\d vs \d+\.\d\d \(-\d+\.\d\d < -1\.00\)/);
       }
     }
-    assert.equal((reg.sqlite.prepare("SELECT count(*) AS n FROM releases WHERE engine_id = ?").get(engine.id) as { n: number }).n, 0);
+    assert.equal((reg.sqlite!.prepare("SELECT count(*) AS n FROM releases WHERE engine_id = ?").get(engine.id) as { n: number }).n, 0);
   });
 
-  it("rejects under an impossible tolerance and revokes the earlier release", () => {
+  it("rejects under an impossible tolerance and revokes the earlier release", async () => {
     const strict = join(tmp, "strict-gates.json");
     writeFileSync(strict, JSON.stringify({ default: { maxBleuDrop: -100, maxChrfDrop: 1 } }));
     const g = glossa("gate", "--engine", "mini-twin", "--tolerances", strict, "--json");
@@ -193,10 +193,10 @@ describe("glossa eval / gate / releases end to end", () => {
     assert.deepEqual(out.failingPairs, ["de-en", "en-de", "en-zh"]);
     assert.equal(out.endedReleaseIds.length, 1);
     assert.ok(out.reasons.every((r) => !r.passed && /< \+100\.00/.test(r.reason)));
-    assert.equal(isReleased(reg.db, findEngine(reg.db, "mini-twin")!.id), false);
+    assert.equal(await isReleased(reg.db, (await findEngine(reg.db, "mini-twin"))!.id), false);
   });
 
-  it("lists releases: the reference as baseline, ended releases with --all", () => {
+  it("lists releases: the reference as baseline, ended releases with --all", async () => {
     const active = JSON.parse(ok(glossa("releases", "--json"), "releases").stdout) as { references: Array<{ engine: string }>; releases: unknown[] };
     assert.equal(active.references.length, 1);
     assert.deepEqual(active.releases, []);
@@ -214,7 +214,7 @@ describe("glossa eval / gate / releases end to end", () => {
     assert.match(refGate, /released by definition/);
   });
 
-  it("answers bad input with a clear error, not a crash", () => {
+  it("answers bad input with a clear error, not a crash", async () => {
     const unknown = glossa("eval", "--engine", "no-such-engine");
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^error: no engine "no-such-engine" in the registry \(known: 1:/);

@@ -198,11 +198,11 @@ describe("runner and gate over the registry (in-test translators)", () => {
     mkdirSync(modelDir, { recursive: true });
     writeFileSync(join(modelDir, "config.json"), "{}");
     writeFileSync(join(modelDir, "model.safetensors"), "w");
-    const reg = openRegistry({ path: join(tmp, "gate.sqlite") });
+    const reg = await openRegistry({ path: join(tmp, "gate.sqlite") });
     try {
       const ref = await ensureReferenceEngine(reg.db, modelDir);
-      const twin = registerEngine(reg.db, { name: "twin", modelId: ref.modelId, file: modelDir, recipe: "fp32", language: null, fileSha256: "t", sizeBytes: 1 });
-      const bad = registerEngine(reg.db, { name: "bad", modelId: ref.modelId, file: modelDir, recipe: "int4", language: null, fileSha256: "b", sizeBytes: 1 });
+      const twin = await registerEngine(reg.db, { name: "twin", modelId: ref.modelId, file: modelDir, recipe: "fp32", language: null, fileSha256: "t", sizeBytes: 1 });
+      const bad = await registerEngine(reg.db, { name: "bad", modelId: ref.modelId, file: modelDir, recipe: "int4", language: null, fileSha256: "b", sizeBytes: 1 });
       const entries = selectEntries(readManifests(join(fixture, "eval")));
       const refRuns = await runEvaluation(reg.db, { engine: ref, entries, corporaDir: corpus, translator: lookupTranslator(corpus, false), chunkSize: 3 });
       assert.deepEqual(refRuns.map((r) => r.pair), ["de-en", "en-de", "en-zh"]);
@@ -219,25 +219,25 @@ describe("runner and gate over the registry (in-test translators)", () => {
       const badRuns = await runEvaluation(reg.db, { engine: bad, entries, corporaDir: corpus, translator: lookupTranslator(corpus, true) });
       assert.ok(badRuns.every((r) => r.run.bleu < 50 && r.run.chrf < 60), JSON.stringify(badRuns.map((r) => [r.run.bleu, r.run.chrf])));
 
-      const pass = gateEngine(reg.db, twin, DEFAULT);
+      const pass = await gateEngine(reg.db, twin, DEFAULT);
       assert.equal(pass.decision, "pass");
       assert.ok(pass.recorded.release?.active);
-      assert.equal(isReleased(reg.db, twin.id), true);
-      const fail = gateEngine(reg.db, bad, DEFAULT);
+      assert.equal(await isReleased(reg.db, twin.id), true);
+      const fail = await gateEngine(reg.db, bad, DEFAULT);
       assert.equal(fail.decision, "fail");
       assert.deepEqual(fail.failingPairs, ["de-en", "en-de", "en-zh"]);
       assert.equal(fail.recorded.reasons.length, 3);
       assert.ok(fail.recorded.reasons.every((r) => !r.passed && Math.abs(r.referenceBleu! - 100) < 1e-9));
-      assert.equal(isReleased(reg.db, bad.id), false);
+      assert.equal(await isReleased(reg.db, bad.id), false);
 
       // A failing gate revokes the active release.
-      const strict = gateEngine(reg.db, twin, parseTolerances({ default: { maxBleuDrop: -100, maxChrfDrop: 1 } }, "t"));
+      const strict = await gateEngine(reg.db, twin, parseTolerances({ default: { maxBleuDrop: -100, maxChrfDrop: 1 } }, "t"));
       assert.equal(strict.decision, "fail");
       assert.equal(strict.recorded.reasons.filter((r) => !r.passed).length, 3);
       assert.deepEqual(strict.recorded.ended.map((r) => r.id), [pass.recorded.release!.id]);
-      assert.equal(isReleased(reg.db, twin.id), false);
+      assert.equal(await isReleased(reg.db, twin.id), false);
     } finally {
-      reg.close();
+      await reg.close();
     }
   });
 });

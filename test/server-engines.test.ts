@@ -25,10 +25,10 @@ test("registryLookup: released engines by source language, revocations, no regis
   assert.equal(existsSync(join(dir, "absent.sqlite")), false);
 
   const dbFile = join(dir, "registry.sqlite");
-  const reg = openRegistry({ path: dbFile });
+  const reg = await openRegistry({ path: dbFile });
   const model = writeTinyModel(join(dir, "tiny"));
   const reference = await ensureReferenceEngine(reg.db, model);
-  const int8 = registerEngine(reg.db, {
+  const int8 = await registerEngine(reg.db, {
     name: "tiny/int8-fr",
     modelId: reference.modelId,
     file: join(dir, "tiny-fr-int8.engine"),
@@ -42,16 +42,16 @@ test("registryLookup: released engines by source language, revocations, no regis
     recordGateDecision(reg.db, { engineId: int8.id, referenceEngineId: reference.id, decision, tolerances: {}, summary: decision, reasons: [] });
 
   const source = registryLookup(dbFile, () => {})!;
-  assert.equal(source.lookup("fr"), undefined, "registered but not released");
-  gate("pass");
-  const ref = source.lookup("fr");
+  assert.equal(await source.lookup("fr"), undefined, "registered but not released");
+  await gate("pass");
+  const ref = await source.lookup("fr");
   assert.deepEqual(ref, { id: int8.id, name: "tiny/int8-fr", file: int8.file, recipe: "int8", decodeOptions: { beamSize: 2 } });
-  assert.equal(source.lookup("de"), undefined, "other languages stay on the reference");
-  assert.equal(source.lookup("en"), undefined);
-  gate("fail");
-  assert.equal(source.lookup("fr"), undefined, "a failed gate revokes the release");
-  source.close();
-  reg.close();
+  assert.equal(await source.lookup("de"), undefined, "other languages stay on the reference");
+  assert.equal(await source.lookup("en"), undefined);
+  await gate("fail");
+  assert.equal(await source.lookup("fr"), undefined, "a failed gate revokes the release");
+  await source.close();
+  await reg.close();
 });
 
 function fakeSlot(name: string): EngineSlot {

@@ -13,8 +13,8 @@ import type { EngineRow } from "../storage/schema/models.js";
 /** Smaller engines first among released ones for the same language: INT4 before INT8. */
 const RECIPE_PREFERENCE = ["awq-int4", "int8"];
 
-export function releasedEngineFor(db: DbOrTx, srcLang: string): EngineRow | undefined {
-  const candidates = releasedEngines(db)
+export async function releasedEngineFor(db: DbOrTx, srcLang: string): Promise<EngineRow | undefined> {
+  const candidates = (await releasedEngines(db))
     .filter((r) => r.basis.kind === "release" && r.engine.language === srcLang && !r.engine.isReference)
     .map((r) => r.engine);
   if (candidates.length === 0) return undefined;

@@ -44,9 +44,9 @@ export function positiveInt(v: string | undefined, flag: string): number | undef
 export async function resolveEngineArg(reg: Registry, arg: string): Promise<{ engine: EngineRow; reference: EngineRow }> {
   const reference = await ensureReferenceEngine(reg.db, modelDir());
   if (arg === "reference") return { engine: reference, reference };
-  const engine = findEngine(reg.db, arg);
+  const engine = await findEngine(reg.db, arg);
   if (!engine) {
-    const known = listEngines(reg.db).map((e) => `${e.id}:${e.name}`).join(", ");
+    const known = (await listEngines(reg.db)).map((e) => `${e.id}:${e.name}`).join(", ");
     throw new UsageError(`no engine ${JSON.stringify(arg)} in the registry (known: ${known})`);
   }
   return { engine, reference };

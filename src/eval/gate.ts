@@ -17,7 +17,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parsePair, pairName } from "../languages.js";
-import type { RegistryDb } from "../storage/db.js";
+import { inTransaction, type RegistryDb } from "../storage/db.js";
 import { referenceEngineOf } from "../storage/engines.js";
 import { latestRunsOfEngine, type RunWithSet } from "../storage/evaluation.js";
 import { recordGateDecision, type NewGateReason, type RecordedGate } from "../storage/releases.js";
@@ -240,17 +240,20 @@ export interface GateRun extends GateOutcome {
  * Gates `engine` against its model's reference engine: decides on the newest runs of both and records
  * the decision, its reasons and the release (pass) or the revocation of an active release (fail).
  */
-export function gateEngine(db: RegistryDb, engine: EngineRow, tolerances: GateTolerances, scope: GateScope = {}): GateRun {
-  const reference = referenceEngineOf(db, engine.modelId);
-  if (!reference) throw new GateError(`engine ${engine.name}: its model (id ${engine.modelId}) has no reference engine to compare with`);
-  const outcome = decideGate(engine, reference, latestRunsOfEngine(db, engine.id), latestRunsOfEngine(db, reference.id), tolerances, scope);
-  const recorded = recordGateDecision(db, {
-    engineId: engine.id,
-    referenceEngineId: reference.id,
-    decision: outcome.decision,
-    tolerances: { ...tolerances, scope: { sets: scope.sets ?? null, pairs: scope.pairs ?? null } },
-    summary: outcome.summary,
-    reasons: outcome.reasons,
+export async function gateEngine(db: RegistryDb, engine: EngineRow, tolerances: GateTolerances, scope: GateScope = {}): Promise<GateRun> {
+  // One transaction: the decision is recorded on exactly the runs it read, even with concurrent writers.
+  return inTransaction(db, async (tx) => {
+    const reference = await referenceEngineOf(tx, engine.modelId);
+    if (!reference) throw new GateError(`engine ${engine.name}: its model (id ${engine.modelId}) has no reference engine to compare with`);
+    const outcome = decideGate(engine, reference, await latestRunsOfEngine(tx, engine.id), await latestRunsOfEngine(tx, reference.id), tolerances, scope);
+    const recorded = await recordGateDecision(tx, {
+      engineId: engine.id,
+      referenceEngineId: reference.id,
+      decision: outcome.decision,
+      tolerances: { ...tolerances, scope: { sets: scope.sets ?? null, pairs: scope.pairs ?? null } },
+      summary: outcome.summary,
+      reasons: outcome.reasons,
+    });
+    return { ...outcome, recorded };
   });
-  return { ...outcome, recorded };
 }

@@ -87,7 +87,7 @@ export async function runEvaluation(db: RegistryDb, req: EvalRequest): Promise<E
       }
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       const { bleu, chrf } = scoreRun(set, hyps);
-      const row = ensureEvalSet(db, {
+      const row = await ensureEvalSet(db, {
         name: entry.set,
         pair: entry.pair,
         srcLang: entry.direction.src.iso,
@@ -98,7 +98,7 @@ export async function runEvaluation(db: RegistryDb, req: EvalRequest): Promise<E
         sourceSha256: entry.source.sha256,
         refSha256: entry.reference.sha256,
       });
-      const run = insertEvalRun(db, {
+      const run = await insertEvalRun(db, {
         engineId: req.engine.id,
         evalSetId: row.id,
         pair: entry.pair,

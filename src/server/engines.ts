@@ -24,7 +24,7 @@ export interface CalibratedEngineRef {
 }
 
 /** The released calibrated engine for a source language (ISO 639-1), or undefined for the reference. */
-export type EngineLookup = (srcIso: string) => CalibratedEngineRef | undefined;
+export type EngineLookup = (srcIso: string) => CalibratedEngineRef | undefined | Promise<CalibratedEngineRef | undefined>;
 
 /** One loaded engine with its own scheduler and translation service. */
 export interface EngineSlot {
@@ -38,13 +38,19 @@ export interface EngineSlot {
  * Registry-backed lookup over the database at dbPath. Returns undefined when the file does not exist (then only
  * the reference is served; the server never creates a registry). The registry is opened on first use.
  */
-export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): void } | undefined {
+export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): Promise<void> } | undefined {
   if (dbPath !== ":memory:" && !existsSync(dbPath)) return undefined;
-  let registry: Registry | undefined;
+  let registry: Promise<Registry> | undefined;
+  const open = (): Promise<Registry> => {
+    registry ??= openRegistry({ path: dbPath }).catch((e: unknown) => {
+      registry = undefined; // retried by the next lookup
+      throw e;
+    });
+    return registry;
+  };
   return {
-    lookup: (srcIso) => {
-      registry ??= openRegistry({ path: dbPath });
-      const row = releasedEngineFor(registry.db, srcIso);
+    lookup: async (srcIso) => {
+      const row = await releasedEngineFor((await open()).db, srcIso);
       if (!row) return undefined;
       let decodeOptions: Partial<DecodeOptions> = {};
       try {
@@ -54,12 +60,16 @@ export function registryLookup(dbPath: string, log: (msg: string, err?: unknown)
       }
       return { id: row.id, name: row.name, file: row.file, recipe: row.recipe, decodeOptions };
     },
-    close: () => registry?.close(),
+    close: async () => {
+      const r = registry;
+      registry = undefined;
+      if (r) await (await r.catch(() => undefined))?.close();
+    },
   };
 }
 
 interface CachedChoice {
-  ref: CalibratedEngineRef | undefined;
+  ref: Promise<CalibratedEngineRef | undefined>;
   until: number;
 }
 
@@ -80,7 +90,7 @@ export class EngineRouter {
 
   /** The slot serving requests from this source language. Never throws: falls back to the reference. */
   async slotFor(srcIso: string): Promise<EngineSlot> {
-    const ref = this.choose(srcIso);
+    const ref = await this.choose(srcIso);
     if (!ref) return this.reference;
     if ((this.failedUntil.get(ref.id) ?? 0) > Date.now()) return this.reference;
     let pending = this.loaded.get(ref.id);
@@ -114,18 +124,21 @@ export class EngineRouter {
     return [this.reference, ...this.settledSlots];
   }
 
-  private choose(srcIso: string): CalibratedEngineRef | undefined {
-    if (!this.lookup) return undefined;
+  /** The cached choice for a language, or one lookup shared by every request that asks meanwhile. */
+  private choose(srcIso: string): Promise<CalibratedEngineRef | undefined> {
+    const lookup = this.lookup;
+    if (!lookup) return Promise.resolve(undefined);
     const now = Date.now();
     const cached = this.choices.get(srcIso);
     if (cached && cached.until > now) return cached.ref;
-    let ref: CalibratedEngineRef | undefined;
-    try {
-      ref = this.lookup(srcIso);
-    } catch (err) {
-      this.log("reading released engines from the registry failed; serving the reference", err);
-      ref = undefined;
-    }
+    const ref = (async () => {
+      try {
+        return await lookup(srcIso);
+      } catch (err) {
+        this.log("reading released engines from the registry failed; serving the reference", err);
+        return undefined;
+      }
+    })();
     this.choices.set(srcIso, { ref, until: now + this.cacheMs });
     return ref;
   }

@@ -260,7 +260,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await ready.catch(() => undefined);
       const slots = router ? await router.slots() : [];
       await Promise.all(slots.map((s) => s.close(graceMs)));
-      registry?.close();
+      await registry?.close();
       // Keep-alive connections go as soon as they are idle (their last answer written); after 2 s, all go.
       const idleSweep = setInterval(() => server.closeIdleConnections(), 25);
       const forced = setTimeout(() => server.closeAllConnections(), 2000);

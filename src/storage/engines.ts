@@ -4,9 +4,9 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { DEFAULT_DECODE_OPTIONS, type DecodeOptions } from "../engine/types.js";
 import { resolveLanguage } from "../languages.js";
-import { inTransaction, StorageError, type DbOrTx, type RegistryDb } from "./db.js";
+import { first, inTransaction, one, StorageError, type DbOrTx, type RegistryDb } from "./db.js";
 import { fingerprintJson, sha256Bytes, sha256File, weightFiles, weightsSha256 } from "./hashing.js";
-import { engines, models, type EngineRow, type ModelRow } from "./schema/models.js";
+import type { EngineRow, ModelRow } from "./schema/models.js";
 
 /** The reference model folder is missing or not a checkpoint. */
 export class ModelMissingError extends Error {
@@ -29,29 +29,33 @@ export async function ensureModel(db: RegistryDb, dir: string): Promise<ModelRow
   const files = weightFiles(abs);
   if (files.length === 0) throw new ModelMissingError(`no weight files (*.safetensors or *.bin) in ${abs}`);
   const fingerprint = fingerprintJson(files);
-  const known = db
-    .select()
-    .from(models)
-    .where(and(eq(models.dir, abs), eq(models.configSha256, configSha256), eq(models.weightsFingerprint, fingerprint)))
-    .get();
-  if (known) return known;
-  const wSha = await weightsSha256(abs, files);
-  return inTransaction(db, (tx) => {
-    const same = tx
+  const { models } = db.t;
+  const known = await first(
+    db.orm
       .select()
       .from(models)
-      .where(and(eq(models.dir, abs), eq(models.configSha256, configSha256), eq(models.weightsSha256, wSha)))
-      .get();
+      .where(and(eq(models.dir, abs), eq(models.configSha256, configSha256), eq(models.weightsFingerprint, fingerprint))),
+  );
+  if (known) return known;
+  const wSha = await weightsSha256(abs, files);
+  return inTransaction(db, async (tx) => {
+    const same = await first(
+      tx.orm
+        .select()
+        .from(models)
+        .where(and(eq(models.dir, abs), eq(models.configSha256, configSha256), eq(models.weightsSha256, wSha))),
+    );
     if (same) {
       // Same bytes, touched files: remember the new fingerprint so the next open skips hashing.
-      tx.update(models).set({ weightsFingerprint: fingerprint }).where(eq(models.id, same.id)).run();
+      await tx.orm.update(models).set({ weightsFingerprint: fingerprint }).where(eq(models.id, same.id));
       return { ...same, weightsFingerprint: fingerprint };
     }
-    return tx
-      .insert(models)
-      .values({ name: basename(abs), dir: abs, configSha256, weightsSha256: wSha, weightsFingerprint: fingerprint, createdAt: now() })
-      .returning()
-      .get();
+    return one(
+      tx.orm
+        .insert(models)
+        .values({ name: basename(abs), dir: abs, configSha256, weightsSha256: wSha, weightsFingerprint: fingerprint, createdAt: now() })
+        .returning(),
+    );
   });
 }
 
@@ -62,14 +66,15 @@ export async function ensureModel(db: RegistryDb, dir: string): Promise<ModelRow
  */
 export async function ensureReferenceEngine(db: RegistryDb, dir: string): Promise<EngineRow> {
   const model = await ensureModel(db, dir);
-  return inTransaction(db, (tx) => {
-    const existing = referenceEngineOf(tx, model.id);
+  const size = weightFiles(model.dir).reduce((s, f) => s + f.size, 0);
+  return inTransaction(db, async (tx) => {
+    const existing = await referenceEngineOf(tx, model.id);
     if (existing) return existing;
-    const size = weightFiles(model.dir).reduce((s, f) => s + f.size, 0);
     let name = model.name;
-    if (engineByName(tx, name)) name = `${model.name}@${model.weightsSha256.slice(0, 12)}`;
-    return tx
-      .insert(engines)
+    if (await engineByName(tx, name)) name = `${model.name}@${model.weightsSha256.slice(0, 12)}`;
+    return one(
+      tx.orm
+      .insert(tx.t.engines)
       .values({
         name,
         modelId: model.id,
@@ -83,33 +88,37 @@ export async function ensureReferenceEngine(db: RegistryDb, dir: string): Promis
         decodeOptions: null,
         createdAt: now(),
       })
-      .returning()
-      .get();
+      .returning(),
+    );
   });
 }
 
-export function referenceEngineOf(db: DbOrTx, modelId: number): EngineRow | undefined {
-  return db.select().from(engines).where(and(eq(engines.modelId, modelId), eq(engines.isReference, true))).get();
+export async function referenceEngineOf(db: DbOrTx, modelId: number): Promise<EngineRow | undefined> {
+  const { engines } = db.t;
+  return first(db.orm.select().from(engines).where(and(eq(engines.modelId, modelId), eq(engines.isReference, true))));
 }
 
-function engineByName(db: DbOrTx, name: string): EngineRow | undefined {
-  return db.select().from(engines).where(eq(engines.name, name)).get();
+async function engineByName(db: DbOrTx, name: string): Promise<EngineRow | undefined> {
+  const { engines } = db.t;
+  return first(db.orm.select().from(engines).where(eq(engines.name, name)));
 }
 
 /** An engine by numeric id ("3") or by name. */
-export function findEngine(db: DbOrTx, idOrName: string): EngineRow | undefined {
-  const byName = engineByName(db, idOrName);
+export async function findEngine(db: DbOrTx, idOrName: string): Promise<EngineRow | undefined> {
+  const byName = await engineByName(db, idOrName);
   if (byName) return byName;
-  if (/^\d+$/.test(idOrName)) return db.select().from(engines).where(eq(engines.id, Number(idOrName))).get();
+  if (/^\d+$/.test(idOrName)) return engineById(db, Number(idOrName));
   return undefined;
 }
 
-export function engineById(db: DbOrTx, id: number): EngineRow | undefined {
-  return db.select().from(engines).where(eq(engines.id, id)).get();
+export async function engineById(db: DbOrTx, id: number): Promise<EngineRow | undefined> {
+  const { engines } = db.t;
+  return first(db.orm.select().from(engines).where(eq(engines.id, id)));
 }
 
-export function listEngines(db: DbOrTx): EngineRow[] {
-  return db.select().from(engines).orderBy(engines.id).all();
+export async function listEngines(db: DbOrTx): Promise<EngineRow[]> {
+  const { engines } = db.t;
+  return db.orm.select().from(engines).orderBy(engines.id);
 }
 
 export interface NewEngine {
@@ -126,16 +135,17 @@ export interface NewEngine {
 }
 
 /** Registers a non-reference engine (a quantized build, or a variant with its own decode options). */
-export function registerEngine(db: RegistryDb, e: NewEngine): EngineRow {
+export async function registerEngine(db: RegistryDb, e: NewEngine): Promise<EngineRow> {
   if (e.name.trim() === "" || /^\d+$/.test(e.name)) throw new StorageError(`invalid engine name ${JSON.stringify(e.name)}: must be non-empty and not all digits`);
   if (e.language !== null && resolveLanguage(e.language)?.iso !== e.language) {
     throw new StorageError(`invalid engine language ${JSON.stringify(e.language)}: expected an ISO code Glossa serves`);
   }
   if (!Number.isInteger(e.sizeBytes) || e.sizeBytes < 0) throw new StorageError(`invalid engine size ${e.sizeBytes}`);
-  return inTransaction(db, (tx) => {
-    if (engineByName(tx, e.name)) throw new StorageError(`an engine named ${JSON.stringify(e.name)} already exists`);
-    return tx
-      .insert(engines)
+  return inTransaction(db, async (tx) => {
+    if (await engineByName(tx, e.name)) throw new StorageError(`an engine named ${JSON.stringify(e.name)} already exists`);
+    return one(
+      tx.orm
+      .insert(tx.t.engines)
       .values({
         name: e.name,
         modelId: e.modelId,
@@ -149,8 +159,8 @@ export function registerEngine(db: RegistryDb, e: NewEngine): EngineRow {
         decodeOptions: e.decodeOptions ? JSON.stringify(parseDecodeOptions(JSON.stringify(e.decodeOptions), "decode options")) : null,
         createdAt: now(),
       })
-      .returning()
-      .get();
+      .returning(),
+    );
   });
 }
 
@@ -194,11 +204,13 @@ export async function verifyEngineFiles(db: DbOrTx, e: EngineRow): Promise<void>
   if (statSync(e.file).isDirectory()) {
     const files = weightFiles(e.file);
     const fingerprint = fingerprintJson(files);
-    const known = db
-      .select()
-      .from(models)
-      .where(and(eq(models.dir, resolve(e.file)), eq(models.weightsFingerprint, fingerprint), eq(models.weightsSha256, e.fileSha256)))
-      .get();
+    const { models } = db.t;
+    const known = await first(
+      db.orm
+        .select()
+        .from(models)
+        .where(and(eq(models.dir, resolve(e.file)), eq(models.weightsFingerprint, fingerprint), eq(models.weightsSha256, e.fileSha256))),
+    );
     if (known) return;
     actual = await weightsSha256(e.file, files);
   } else {

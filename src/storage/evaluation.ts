@@ -1,7 +1,7 @@
 /** Repository: evaluation sets and runs. */
 import { and, desc, eq } from "drizzle-orm";
-import { inTransaction, type DbOrTx, type RegistryDb } from "./db.js";
-import { evalRuns, evalSets, type EvalRunRow, type EvalSetRow } from "./schema/evaluation.js";
+import { first, inTransaction, one, type DbOrTx, type RegistryDb } from "./db.js";
+import type { EvalRunRow, EvalSetRow } from "./schema/evaluation.js";
 
 export interface EvalSetIdentity {
   name: string;
@@ -16,15 +16,17 @@ export interface EvalSetIdentity {
 }
 
 /** The row for this set, direction and text version, created on first use. */
-export function ensureEvalSet(db: RegistryDb, s: EvalSetIdentity): EvalSetRow {
-  return inTransaction(db, (tx) => {
-    const found = tx
-      .select()
-      .from(evalSets)
-      .where(and(eq(evalSets.name, s.name), eq(evalSets.pair, s.pair), eq(evalSets.sourceSha256, s.sourceSha256), eq(evalSets.refSha256, s.refSha256)))
-      .get();
+export async function ensureEvalSet(db: RegistryDb, s: EvalSetIdentity): Promise<EvalSetRow> {
+  const { evalSets } = db.t;
+  return inTransaction(db, async (tx) => {
+    const found = await first(
+      tx.orm
+        .select()
+        .from(evalSets)
+        .where(and(eq(evalSets.name, s.name), eq(evalSets.pair, s.pair), eq(evalSets.sourceSha256, s.sourceSha256), eq(evalSets.refSha256, s.refSha256))),
+    );
     if (found) return found;
-    return tx.insert(evalSets).values({ ...s, createdAt: new Date().toISOString() }).returning().get();
+    return one(tx.orm.insert(evalSets).values({ ...s, createdAt: new Date().toISOString() }).returning());
   });
 }
 
@@ -43,8 +45,8 @@ export interface NewEvalRun {
   hypSha256: string;
 }
 
-export function insertEvalRun(db: RegistryDb, r: NewEvalRun): EvalRunRow {
-  return inTransaction(db, (tx) => tx.insert(evalRuns).values({ ...r, createdAt: new Date().toISOString() }).returning().get());
+export async function insertEvalRun(db: RegistryDb, r: NewEvalRun): Promise<EvalRunRow> {
+  return one(db.orm.insert(db.t.evalRuns).values({ ...r, createdAt: new Date().toISOString() }).returning());
 }
 
 export interface RunWithSet {
@@ -53,14 +55,14 @@ export interface RunWithSet {
 }
 
 /** Every run of an engine with its set, newest first. */
-export function runsOfEngine(db: DbOrTx, engineId: number): RunWithSet[] {
-  return db
+export async function runsOfEngine(db: DbOrTx, engineId: number): Promise<RunWithSet[]> {
+  const { evalRuns, evalSets } = db.t;
+  return db.orm
     .select({ run: evalRuns, set: evalSets })
     .from(evalRuns)
     .innerJoin(evalSets, eq(evalRuns.evalSetId, evalSets.id))
     .where(eq(evalRuns.engineId, engineId))
-    .orderBy(desc(evalRuns.id))
-    .all();
+    .orderBy(desc(evalRuns.id));
 }
 
 /** Key under which runs are comparable: same set text, same direction, same line limit. */
@@ -69,9 +71,9 @@ export function comparableKey(r: RunWithSet): string {
 }
 
 /** The newest run per comparable key. */
-export function latestRunsOfEngine(db: DbOrTx, engineId: number): Map<string, RunWithSet> {
+export async function latestRunsOfEngine(db: DbOrTx, engineId: number): Promise<Map<string, RunWithSet>> {
   const out = new Map<string, RunWithSet>();
-  for (const r of runsOfEngine(db, engineId)) {
+  for (const r of await runsOfEngine(db, engineId)) {
     const k = comparableKey(r);
     if (!out.has(k)) out.set(k, r);
   }

@@ -1,15 +1,16 @@
 /**
- * The registry database's public API (drizzle-orm over better-sqlite3).
+ * The registry database's public API: drizzle-orm, asynchronous and dialect-neutral (see db.ts for the rules).
  *
- *   const reg = openRegistry();                 // GLOSSA_DB or var/glossa.sqlite; migrations applied, WAL
- *   releasedEngines(reg.db); isReleased(reg.db, id);
- *   reg.close();
+ *   const reg = await openRegistry();           // GLOSSA_DB or var/glossa.sqlite; migrations applied
+ *   await releasedEngines(reg.db); await isReleased(reg.db, id);
+ *   await inTransaction(reg.db, async (tx) => { ... tx.orm / tx.t ... });
+ *   await reg.close();
  *
- * Schema: one file per domain under src/storage/schema/ (models.ts, evaluation.ts, releases.ts, ...).
- * After changing a schema file run `npm run db:generate` and commit the new folder entry in migrations/.
+ * Schema: one file per domain under src/storage/schema/ (models.ts, evaluation.ts, releases.ts, ...), each listed
+ * in schema/index.ts. After changing a schema file run `npm run db:generate` and commit the new migrations.
  */
-export { copyMigrationsPrefix, inTransaction, migrationTags, openRegistry, StorageError } from "./db.js";
-export type { DbOrTx, OpenOptions, Registry, RegistryDb } from "./db.js";
+export { copyMigrationsPrefix, first, inTransaction, migrationTags, one, openRegistry, StorageError } from "./db.js";
+export type { DbOrTx, Dialect, OpenOptions, Orm, Registry, RegistryDb, Schema } from "./db.js";
 export {
   engineById, engineDecodeOptions, EngineFileMismatchError, verifyEngineFiles, ensureModel, ensureReferenceEngine, findEngine, listEngines, ModelMissingError,
   parseDecodeOptions, referenceEngineOf, registerEngine,

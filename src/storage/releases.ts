@@ -11,9 +11,9 @@
  *   serving an engine whose latest gate failed.
  */
 import { and, desc, eq } from "drizzle-orm";
-import { inTransaction, type DbOrTx, type RegistryDb } from "./db.js";
-import { gateDecisions, gateReasons, releases, type GateDecisionRow, type GateReasonRow, type ReleaseRow } from "./schema/releases.js";
-import { engines, type EngineRow } from "./schema/models.js";
+import { first, inTransaction, one, type DbOrTx, type RegistryDb } from "./db.js";
+import type { GateDecisionRow, GateReasonRow, ReleaseRow } from "./schema/releases.js";
+import type { EngineRow } from "./schema/models.js";
 
 export interface NewGateReason {
   pair: string;
@@ -48,10 +48,12 @@ export interface RecordedGate {
 }
 
 /** Records a decision, its reasons, and the release change it implies, in one transaction. */
-export function recordGateDecision(db: RegistryDb, d: NewGateDecision): RecordedGate {
-  return inTransaction(db, (tx) => {
+export async function recordGateDecision(db: RegistryDb, d: NewGateDecision): Promise<RecordedGate> {
+  const { gateDecisions, gateReasons, releases } = db.t;
+  return inTransaction(db, async (tx) => {
     const at = new Date().toISOString();
-    const decision = tx
+    const decision = await one(
+      tx.orm
       .insert(gateDecisions)
       .values({
         engineId: d.engineId,
@@ -61,29 +63,31 @@ export function recordGateDecision(db: RegistryDb, d: NewGateDecision): Recorded
         summary: d.summary,
         createdAt: at,
       })
-      .returning()
-      .get();
-    const reasons = d.reasons.map((r) => tx.insert(gateReasons).values({ ...r, decisionId: decision.id }).returning().get());
-    const ended = tx
+      .returning(),
+    );
+    const reasons: GateReasonRow[] = [];
+    for (const r of d.reasons) reasons.push(await one(tx.orm.insert(gateReasons).values({ ...r, decisionId: decision.id }).returning()));
+    const ended = await tx.orm
       .update(releases)
       .set({ active: false, endedAt: at, endedByDecisionId: decision.id })
       .where(and(eq(releases.engineId, d.engineId), eq(releases.active, true)))
-      .returning()
-      .all();
+      .returning();
     const release =
       d.decision === "pass"
-        ? tx.insert(releases).values({ engineId: d.engineId, gateDecisionId: decision.id, releasedAt: at, active: true }).returning().get()
+        ? await one(tx.orm.insert(releases).values({ engineId: d.engineId, gateDecisionId: decision.id, releasedAt: at, active: true }).returning())
         : undefined;
     return { decision, reasons, release, ended };
   });
 }
 
-export function gateReasonsOf(db: DbOrTx, decisionId: number): GateReasonRow[] {
-  return db.select().from(gateReasons).where(eq(gateReasons.decisionId, decisionId)).orderBy(gateReasons.id).all();
+export async function gateReasonsOf(db: DbOrTx, decisionId: number): Promise<GateReasonRow[]> {
+  const { gateReasons } = db.t;
+  return db.orm.select().from(gateReasons).where(eq(gateReasons.decisionId, decisionId)).orderBy(gateReasons.id);
 }
 
-export function gateDecisionsOf(db: DbOrTx, engineId: number): GateDecisionRow[] {
-  return db.select().from(gateDecisions).where(eq(gateDecisions.engineId, engineId)).orderBy(desc(gateDecisions.id)).all();
+export async function gateDecisionsOf(db: DbOrTx, engineId: number): Promise<GateDecisionRow[]> {
+  const { gateDecisions } = db.t;
+  return db.orm.select().from(gateDecisions).where(eq(gateDecisions.engineId, engineId)).orderBy(desc(gateDecisions.id));
 }
 
 export interface ReleaseListing {
@@ -93,13 +97,14 @@ export interface ReleaseListing {
 }
 
 /** Releases, newest first; only active ones unless `all`. */
-export function listReleases(db: DbOrTx, opts: { all?: boolean } = {}): ReleaseListing[] {
-  const q = db
+export async function listReleases(db: DbOrTx, opts: { all?: boolean } = {}): Promise<ReleaseListing[]> {
+  const { releases, engines, gateDecisions } = db.t;
+  const q = db.orm
     .select({ release: releases, engine: engines, decision: gateDecisions })
     .from(releases)
     .innerJoin(engines, eq(releases.engineId, engines.id))
     .innerJoin(gateDecisions, eq(releases.gateDecisionId, gateDecisions.id));
-  return (opts.all ? q : q.where(eq(releases.active, true))).orderBy(desc(releases.id)).all();
+  return (opts.all ? q : q.where(eq(releases.active, true))).orderBy(desc(releases.id));
 }
 
 /** Why an engine is served: the reference baseline, or an active release. */
@@ -114,17 +119,20 @@ export interface ReleasedEngine {
  * The engines the server may serve: every reference engine (released by definition), then every engine
  * with an active release, newest release first.
  */
-export function releasedEngines(db: DbOrTx): ReleasedEngine[] {
-  const refs = db.select().from(engines).where(eq(engines.isReference, true)).orderBy(engines.id).all();
+export async function releasedEngines(db: DbOrTx): Promise<ReleasedEngine[]> {
+  const { engines } = db.t;
+  const refs = await db.orm.select().from(engines).where(eq(engines.isReference, true)).orderBy(engines.id);
   const out: ReleasedEngine[] = refs.map((engine) => ({ engine, basis: { kind: "reference" } }));
-  for (const r of listReleases(db)) out.push({ engine: r.engine, basis: { kind: "release", release: r.release } });
+  for (const r of await listReleases(db)) out.push({ engine: r.engine, basis: { kind: "release", release: r.release } });
   return out;
 }
 
 /** True for a reference engine and for an engine with an active release; false otherwise (unknown ids included). */
-export function isReleased(db: DbOrTx, engineId: number): boolean {
-  const e = db.select().from(engines).where(eq(engines.id, engineId)).get();
+export async function isReleased(db: DbOrTx, engineId: number): Promise<boolean> {
+  const { engines, releases } = db.t;
+  const e = await first(db.orm.select().from(engines).where(eq(engines.id, engineId)));
   if (!e) return false;
   if (e.isReference) return true;
-  return db.select({ id: releases.id }).from(releases).where(and(eq(releases.engineId, engineId), eq(releases.active, true))).get() !== undefined;
+  const active = await first(db.orm.select({ id: releases.id }).from(releases).where(and(eq(releases.engineId, engineId), eq(releases.active, true))));
+  return active !== undefined;
 }

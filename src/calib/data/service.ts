@@ -74,12 +74,12 @@ export interface PoolSummary {
 }
 
 /** Builds (or rebuilds) a language's candidate pool from the corpora and stores it. */
-export function importPool(ctx: CalibDataContext, lang: string, options: PoolOptions = {}): PoolSummary {
+export async function importPool(ctx: CalibDataContext, lang: string, options: PoolOptions = {}): Promise<PoolSummary> {
   const language = requireLanguage(lang);
   const index = evalIndexOf(ctx);
   ctx.log?.(`importing ${language.iso} candidates from ${ctx.corpora}/train ...`);
   const pool = buildPool(ctx.corpora, language.iso, index, options);
-  const row = replacePool(ctx.db, pool, { fingerprint: index.fingerprint, files: index.files.length, sentences: index.hashes.size });
+  const row = await replacePool(ctx.db, pool, { fingerprint: index.fingerprint, files: index.files.length, sentences: index.hashes.size });
   ctx.log?.(`${language.iso}: ${pool.candidates.length} candidates kept`);
   return {
     lang: row.lang,
@@ -164,15 +164,16 @@ function staleness(ctx: CalibDataContext, row: CalibPoolRow, sources: readonly C
 }
 
 /** The language's pool, (re-)imported first when missing or stale. */
-function freshPool(ctx: CalibDataContext, lang: string): FreshPool {
-  let row = poolOf(ctx.db, lang);
-  const why = row === undefined ? "there is none yet" : staleness(ctx, row, poolSourcesOf(ctx.db, row.id));
+async function freshPool(ctx: CalibDataContext, lang: string): Promise<FreshPool> {
+  let row = await poolOf(ctx.db, lang);
+  const why = row === undefined ? "there is none yet" : staleness(ctx, row, await poolSourcesOf(ctx.db, row.id));
   if (why !== undefined) {
     ctx.log?.(`importing the ${lang} pool: ${why}`);
-    importPool(ctx, lang);
-    row = poolOf(ctx.db, lang)!;
+    await importPool(ctx, lang);
+    row = await poolOf(ctx.db, lang);
+    if (row === undefined) throw new CalibDataError(`the ${lang} pool vanished right after its import`);
   }
-  return { row: row!, sources: poolSourcesOf(ctx.db, row!.id) };
+  return { row: row!, sources: await poolSourcesOf(ctx.db, row!.id) };
 }
 
 /**
@@ -241,24 +242,24 @@ function drawMembers(
 }
 
 /** Draws a set from the language's pool (importing it first when missing or built against other eval data). */
-export function sampleSet(ctx: CalibDataContext, req: SampleRequest): SetSummary {
+export async function sampleSet(ctx: CalibDataContext, req: SampleRequest): Promise<SetSummary> {
   const language = requireLanguage(req.lang);
   const size = req.size ?? DEFAULT_SET_SIZE;
   if (!Number.isInteger(size) || size < 1 || size > 100_000) throw new CalibInputError(`--size must be an integer in 1..100000, got ${size}`);
   const seed = req.seed ?? DEFAULT_SEED;
   if (seed === "") throw new CalibInputError("--seed must not be empty");
   const name = checkSetName(req.name ?? language.iso);
-  const existing = setByName(ctx.db, name);
+  const existing = await setByName(ctx.db, name);
   if (existing && !req.replace) {
     throw new CalibInputError(`calibration set "${name}" exists (${existing.lang}, ${existing.size} members): pass --replace or another --name`);
   }
-  const fresh = freshPool(ctx, language.iso);
+  const fresh = await freshPool(ctx, language.iso);
   const pool = fresh.row;
-  const exclusions = exclusionsFrom(exclusionsOfLang(ctx.db, language.iso));
+  const exclusions = exclusionsFrom(await exclusionsOfLang(ctx.db, language.iso));
   const drawn = drawMembers(ctx, language.iso, fresh, { size, seed, exclusions });
   const hash = setHash(language.iso, drawn.members);
   const mPath = manifestPath(ctx.manifestDir, name);
-  const row = insertSet(
+  const row = await insertSet(
     ctx.db,
     {
       name,
@@ -275,7 +276,7 @@ export function sampleSet(ctx: CalibDataContext, req: SampleRequest): SetSummary
     },
     req.replace === true,
   );
-  writeManifestOf(ctx, row);
+  await writeManifestOf(ctx, row);
   ctx.log?.(`${name}: ${drawn.members.length} members, set hash ${hash.slice(0, 16)}..., manifest ${mPath}`);
   return summaryOf(ctx, row);
 }
@@ -301,7 +302,8 @@ function minUnitsOf(row: CalibSetRow): number {
   return typeof o.minUnits === "number" ? o.minUnits : 1;
 }
 
-function summaryOf(ctx: CalibDataContext, row: CalibSetRow, members: readonly Member[] = membersOf(ctx.db, row.id)): SetSummary {
+async function summaryOf(ctx: CalibDataContext, row: CalibSetRow, given?: readonly Member[]): Promise<SetSummary> {
+  const members = given ?? (await membersOf(ctx.db, row.id));
   return {
     name: row.name,
     lang: row.lang,
@@ -317,12 +319,14 @@ function summaryOf(ctx: CalibDataContext, row: CalibSetRow, members: readonly Me
   };
 }
 
-export function listSets(ctx: CalibDataContext): SetSummary[] {
-  return setsAll(ctx.db).map((r) => summaryOf(ctx, r));
+export async function listSets(ctx: CalibDataContext): Promise<SetSummary[]> {
+  const out: SetSummary[] = [];
+  for (const r of await setsAll(ctx.db)) out.push(await summaryOf(ctx, r));
+  return out;
 }
 
-export function requireSet(ctx: CalibDataContext, name: string): CalibSetRow {
-  const row = setByName(ctx.db, name);
+export async function requireSet(ctx: CalibDataContext, name: string): Promise<CalibSetRow> {
+  const row = await setByName(ctx.db, name);
   if (row === undefined) throw new CalibNotFoundError(`no calibration set named "${name}" (see: glossa calib-data list)`);
   return row;
 }
@@ -336,9 +340,9 @@ export interface SetStats extends SetSummary {
   readonly exclusions: readonly { file: string; line: number; sha256: string; reason: string; at: string }[];
 }
 
-export function setStats(ctx: CalibDataContext, name: string): SetStats {
-  const row = requireSet(ctx, name);
-  const members = membersOf(ctx.db, row.id);
+export async function setStats(ctx: CalibDataContext, name: string): Promise<SetStats> {
+  const row = await requireSet(ctx, name);
+  const members = await membersOf(ctx.db, row.id);
   const units = members.map((m) => m.units).sort((a, b) => a - b);
   const shares = members.map((m) => m.scriptShare);
   const bySource = new Map<string, { file: string; members: number; withTarget: number; buckets: Record<Bucket, number> }>();
@@ -356,7 +360,7 @@ export function setStats(ctx: CalibDataContext, name: string): SetStats {
   }
   const round = (x: number): number => Math.round(x * 1e4) / 1e4;
   return {
-    ...summaryOf(ctx, row, members),
+    ...(await summaryOf(ctx, row, members)),
     lengths: {
       min: units[0] ?? 0,
       median: units.length ? units[Math.floor((units.length - 1) / 2)]! : 0,
@@ -372,7 +376,7 @@ export function setStats(ctx: CalibDataContext, name: string): SetStats {
     sources: [...bySource.values()].sort((a, b) => (a.file < b.file ? -1 : 1)),
     targets,
     withoutTarget,
-    exclusions: exclusionsOfSet(ctx.db, row.id).map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, reason: e.reason, at: e.excludedAt })),
+    exclusions: (await exclusionsOfSet(ctx.db, row.id)).map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, reason: e.reason, at: e.excludedAt })),
   };
 }
 
@@ -397,12 +401,12 @@ export interface ExcludeResult {
 const HASH_RE = /^[0-9a-f]{64}$/;
 const LINE_ID_RE = /^(.+):([1-9][0-9]*)$/;
 
-export function excludeMembers(ctx: CalibDataContext, name: string, req: ExcludeRequest): ExcludeResult {
+export async function excludeMembers(ctx: CalibDataContext, name: string, req: ExcludeRequest): Promise<ExcludeResult> {
   const reason = req.reason.trim();
   if (reason === "") throw new CalibInputError("an exclusion needs a --reason");
   if (req.ids.length === 0) throw new CalibInputError("nothing to exclude: give sentence hashes or file:line ids");
-  const row = requireSet(ctx, name);
-  const members = membersOf(ctx.db, row.id);
+  const row = await requireSet(ctx, name);
+  const members = await membersOf(ctx.db, row.id);
   const removed = new Map<string, Member>();
   const notFound: string[] = [];
   for (const raw of req.ids) {
@@ -423,10 +427,10 @@ export function excludeMembers(ctx: CalibDataContext, name: string, req: Exclude
   const removedList = [...removed.values()];
   let added: Member[] = [];
   if (req.refill) {
-    const fresh = freshPool(ctx, row.lang);
+    const fresh = await freshPool(ctx, row.lang);
     const quota: Record<Bucket, number> = { short: 0, medium: 0, long: 0, very_long: 0 };
     for (const m of removedList) quota[m.bucket]++;
-    const prior = exclusionsOfLang(ctx.db, row.lang);
+    const prior = await exclusionsOfLang(ctx.db, row.lang);
     const exclusions: Exclusions = {
       hashes: new Set([...prior.flatMap((r) => [r.sha256, r.normHash]), ...removedList.flatMap((m) => [m.sha256, m.normHash])]),
       lines: new Set([...prior.map((r) => lineId(r.file, r.line)), ...removedList.map((m) => lineId(m.file, m.line))]),
@@ -438,7 +442,7 @@ export function excludeMembers(ctx: CalibDataContext, name: string, req: Exclude
   }
   const gone = new Set(removed.keys());
   const next = [...members.filter((m) => !gone.has(lineId(m.file, m.line))), ...added];
-  const updated = applyMembershipChange(ctx.db, {
+  const updated = await applyMembershipChange(ctx.db, {
     set: row,
     removed: removedList,
     added,
@@ -446,16 +450,16 @@ export function excludeMembers(ctx: CalibDataContext, name: string, req: Exclude
     newSetHash: setHash(row.lang, next),
     newSize: next.length,
   });
-  writeManifestOf(ctx, updated);
+  await writeManifestOf(ctx, updated);
   const brief = (m: Member) => ({ file: m.file, line: m.line, sha256: m.sha256, bucket: m.bucket });
-  return { set: summaryOf(ctx, updated), removed: removedList.map(brief), added: added.map(brief), notFound };
+  return { set: await summaryOf(ctx, updated), removed: removedList.map(brief), added: added.map(brief), notFound };
 }
 
 // ---------------------------------------------------------------------------------------------- manifests, text
 
 /** The manifest of a stored set, as written to calib-data/<name>.json. */
-export function manifestOf(ctx: CalibDataContext, row: CalibSetRow): CalibManifest {
-  const members = membersOf(ctx.db, row.id);
+export async function manifestOf(ctx: CalibDataContext, row: CalibSetRow): Promise<CalibManifest> {
+  const members = await membersOf(ctx.db, row.id);
   const options = JSON.parse(row.options) as CalibManifest["selection"];
   const sources = new Map<string, { file: string; targetFile?: string; members: number }>();
   for (const m of members) {
@@ -482,7 +486,7 @@ export function manifestOf(ctx: CalibDataContext, row: CalibSetRow): CalibManife
     },
     evalIndexFingerprint: row.evalFingerprint,
     sources: [...sources.values()].sort((a, b) => (a.file < b.file ? -1 : 1)),
-    exclusions: exclusionsOfSet(ctx.db, row.id).map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, reason: e.reason, at: e.excludedAt })),
+    exclusions: (await exclusionsOfSet(ctx.db, row.id)).map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, reason: e.reason, at: e.excludedAt })),
     members: members.map((m) => ({
       file: m.file,
       line: m.line,
@@ -494,14 +498,14 @@ export function manifestOf(ctx: CalibDataContext, row: CalibSetRow): CalibManife
   };
 }
 
-function writeManifestOf(ctx: CalibDataContext, row: CalibSetRow): string {
-  return writeManifest(ctx.manifestDir, manifestOf(ctx, row));
+async function writeManifestOf(ctx: CalibDataContext, row: CalibSetRow): Promise<string> {
+  return writeManifest(ctx.manifestDir, await manifestOf(ctx, row));
 }
 
 /** A stored set's sentences (and aligned references), every line sha256-verified against the corpora. */
-export function readStoredSetText(ctx: CalibDataContext, name: string): CalibSentence[] {
-  const row = requireSet(ctx, name);
-  return readSetText(ctx.corpora, membersOf(ctx.db, row.id));
+export async function readStoredSetText(ctx: CalibDataContext, name: string): Promise<CalibSentence[]> {
+  const row = await requireSet(ctx, name);
+  return readSetText(ctx.corpora, await membersOf(ctx.db, row.id));
 }
 
 /** A manifest's sentences without the database: what the statistics pass reads. */

@@ -3,18 +3,13 @@
  * exclusions. Each function is one query or one transaction; the curation logic lives in service.ts.
  */
 import { and, asc, eq } from "drizzle-orm";
-import { inTransaction, type DbOrTx, type RegistryDb } from "../../storage/db.js";
-import {
-  calibExclusions,
-  calibPoolSources,
-  calibPools,
-  calibSetMembers,
-  calibSets,
-  type CalibExclusionRow,
-  type CalibPoolRow,
-  type CalibPoolSourceRow,
-  type CalibSetMemberRow,
-  type CalibSetRow,
+import { first, inTransaction, one, type DbOrTx, type RegistryDb } from "../../storage/db.js";
+import type {
+  CalibExclusionRow,
+  CalibPoolRow,
+  CalibPoolSourceRow,
+  CalibSetMemberRow,
+  CalibSetRow,
 } from "../../storage/schema/calibration.js";
 import type { Candidate, Pool } from "./pool.js";
 import type { Bucket, Member, PoolEntry } from "./sample.js";
@@ -77,10 +72,12 @@ export interface EvalIndexInfo {
 }
 
 /** Replaces `pool.lang`'s pool (row and packed sources) in one transaction. */
-export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo): CalibPoolRow {
-  return inTransaction(db, (tx) => {
-    tx.delete(calibPools).where(eq(calibPools.lang, pool.lang)).run();
-    const row = tx
+export async function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo): Promise<CalibPoolRow> {
+  const { calibPools, calibPoolSources } = db.t;
+  return inTransaction(db, async (tx) => {
+    await tx.orm.delete(calibPools).where(eq(calibPools.lang, pool.lang));
+    const row = await one(
+      tx.orm
       .insert(calibPools)
       .values({
         lang: pool.lang,
@@ -94,8 +91,8 @@ export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo)
         evalSentences: evalInfo.sentences,
         importedAt: new Date().toISOString(),
       })
-      .returning()
-      .get();
+      .returning(),
+    );
     const byFile = new Map<string, Candidate[]>();
     for (const c of pool.candidates) {
       let list = byFile.get(c.file);
@@ -104,7 +101,8 @@ export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo)
     }
     for (const src of pool.sources) {
       const list = (byFile.get(src.file) ?? []).slice().sort((a, b) => a.line - b.line);
-      tx.insert(calibPoolSources)
+      await tx.orm
+        .insert(calibPoolSources)
         .values({
           poolId: row.id,
           file: src.file,
@@ -116,19 +114,20 @@ export function replacePool(db: RegistryDb, pool: Pool, evalInfo: EvalIndexInfo)
           accepted: list.length,
           candidateLines: packInt32(list.map((c) => c.line)),
           candidateUnits: packInt32(list.map((c) => c.units)),
-        })
-        .run();
+        });
     }
     return row;
   });
 }
 
-export function poolOf(db: DbOrTx, lang: string): CalibPoolRow | undefined {
-  return db.select().from(calibPools).where(eq(calibPools.lang, lang)).get();
+export async function poolOf(db: DbOrTx, lang: string): Promise<CalibPoolRow | undefined> {
+  const { calibPools } = db.t;
+  return first(db.orm.select().from(calibPools).where(eq(calibPools.lang, lang)));
 }
 
-export function poolSourcesOf(db: DbOrTx, poolId: number): CalibPoolSourceRow[] {
-  return db.select().from(calibPoolSources).where(eq(calibPoolSources.poolId, poolId)).orderBy(asc(calibPoolSources.file)).all();
+export async function poolSourcesOf(db: DbOrTx, poolId: number): Promise<CalibPoolSourceRow[]> {
+  const { calibPoolSources } = db.t;
+  return db.orm.select().from(calibPoolSources).where(eq(calibPoolSources.poolId, poolId)).orderBy(asc(calibPoolSources.file));
 }
 
 /** The pool's candidates as drawable entries (file, line, length). */
@@ -173,17 +172,19 @@ function memberRows(setId: number, members: readonly Member[]) {
   }));
 }
 
-function insertMembers(tx: DbOrTx, setId: number, members: readonly Member[]): void {
+async function insertMembers(tx: DbOrTx, setId: number, members: readonly Member[]): Promise<void> {
   const rows = memberRows(setId, members);
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) tx.insert(calibSetMembers).values(rows.slice(i, i + INSERT_CHUNK)).run();
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await tx.orm.insert(tx.t.calibSetMembers).values(rows.slice(i, i + INSERT_CHUNK));
 }
 
 /** Inserts a set and its members; with `replace`, an existing set of that name is deleted first. */
-export function insertSet(db: RegistryDb, s: NewSet, replace: boolean): CalibSetRow {
-  return inTransaction(db, (tx) => {
-    if (replace) tx.delete(calibSets).where(eq(calibSets.name, s.name)).run();
+export async function insertSet(db: RegistryDb, s: NewSet, replace: boolean): Promise<CalibSetRow> {
+  const { calibSets } = db.t;
+  return inTransaction(db, async (tx) => {
+    if (replace) await tx.orm.delete(calibSets).where(eq(calibSets.name, s.name));
     const at = new Date().toISOString();
-    const row = tx
+    const row = await one(
+      tx.orm
       .insert(calibSets)
       .values({
         name: s.name,
@@ -200,37 +201,41 @@ export function insertSet(db: RegistryDb, s: NewSet, replace: boolean): CalibSet
         createdAt: at,
         updatedAt: at,
       })
-      .returning()
-      .get();
-    insertMembers(tx, row.id, s.members);
+      .returning(),
+    );
+    await insertMembers(tx, row.id, s.members);
     return row;
   });
 }
 
-export function setByName(db: DbOrTx, name: string): CalibSetRow | undefined {
-  return db.select().from(calibSets).where(eq(calibSets.name, name)).get();
+export async function setByName(db: DbOrTx, name: string): Promise<CalibSetRow | undefined> {
+  const { calibSets } = db.t;
+  return first(db.orm.select().from(calibSets).where(eq(calibSets.name, name)));
 }
 
-export function setsAll(db: DbOrTx): CalibSetRow[] {
-  return db.select().from(calibSets).orderBy(asc(calibSets.lang), asc(calibSets.name)).all();
+export async function setsAll(db: DbOrTx): Promise<CalibSetRow[]> {
+  const { calibSets } = db.t;
+  return db.orm.select().from(calibSets).orderBy(asc(calibSets.lang), asc(calibSets.name));
 }
 
-export function membersOf(db: DbOrTx, setId: number): Member[] {
-  return db
+export async function membersOf(db: DbOrTx, setId: number): Promise<Member[]> {
+  const { calibSetMembers } = db.t;
+  const rows = await db.orm
     .select()
     .from(calibSetMembers)
     .where(eq(calibSetMembers.setId, setId))
-    .orderBy(asc(calibSetMembers.file), asc(calibSetMembers.line))
-    .all()
-    .map(memberFromRow);
+    .orderBy(asc(calibSetMembers.file), asc(calibSetMembers.line));
+  return rows.map(memberFromRow);
 }
 
-export function exclusionsOfLang(db: DbOrTx, lang: string): CalibExclusionRow[] {
-  return db.select().from(calibExclusions).where(eq(calibExclusions.lang, lang)).orderBy(asc(calibExclusions.id)).all();
+export async function exclusionsOfLang(db: DbOrTx, lang: string): Promise<CalibExclusionRow[]> {
+  const { calibExclusions } = db.t;
+  return db.orm.select().from(calibExclusions).where(eq(calibExclusions.lang, lang)).orderBy(asc(calibExclusions.id));
 }
 
-export function exclusionsOfSet(db: DbOrTx, setId: number): CalibExclusionRow[] {
-  return db.select().from(calibExclusions).where(eq(calibExclusions.setId, setId)).orderBy(asc(calibExclusions.id)).all();
+export async function exclusionsOfSet(db: DbOrTx, setId: number): Promise<CalibExclusionRow[]> {
+  const { calibExclusions } = db.t;
+  return db.orm.select().from(calibExclusions).where(eq(calibExclusions.setId, setId)).orderBy(asc(calibExclusions.id));
 }
 
 export interface MembershipChange {
@@ -243,14 +248,16 @@ export interface MembershipChange {
 }
 
 /** Removes and adds members, records the exclusions, updates the set's hash and size: one transaction. */
-export function applyMembershipChange(db: RegistryDb, ch: MembershipChange): CalibSetRow {
-  return inTransaction(db, (tx) => {
+export async function applyMembershipChange(db: RegistryDb, ch: MembershipChange): Promise<CalibSetRow> {
+  const { calibSetMembers, calibExclusions, calibSets } = db.t;
+  return inTransaction(db, async (tx) => {
     const at = new Date().toISOString();
     for (const m of ch.removed) {
-      tx.delete(calibSetMembers)
-        .where(and(eq(calibSetMembers.setId, ch.set.id), eq(calibSetMembers.file, m.file), eq(calibSetMembers.line, m.line)))
-        .run();
-      tx.insert(calibExclusions)
+      await tx.orm
+        .delete(calibSetMembers)
+        .where(and(eq(calibSetMembers.setId, ch.set.id), eq(calibSetMembers.file, m.file), eq(calibSetMembers.line, m.line)));
+      await tx.orm
+        .insert(calibExclusions)
         .values({
           setId: ch.set.id,
           setName: ch.set.name,
@@ -261,15 +268,16 @@ export function applyMembershipChange(db: RegistryDb, ch: MembershipChange): Cal
           normHash: m.normHash,
           reason: ch.reason,
           excludedAt: at,
-        })
-        .run();
+        });
     }
-    if (ch.added.length > 0) insertMembers(tx, ch.set.id, ch.added);
-    return tx
-      .update(calibSets)
-      .set({ setHash: ch.newSetHash, size: ch.newSize, updatedAt: at })
-      .where(eq(calibSets.id, ch.set.id))
-      .returning()
-      .get()!;
+    if (ch.added.length > 0) await insertMembers(tx, ch.set.id, ch.added);
+    return one(
+      tx.orm
+        .update(calibSets)
+        .set({ setHash: ch.newSetHash, size: ch.newSize, updatedAt: at })
+        .where(eq(calibSets.id, ch.set.id))
+        .returning(),
+      `calib_sets ${ch.set.name}`,
+    );
   });
 }

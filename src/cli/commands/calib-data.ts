@@ -75,12 +75,12 @@ export async function calibDataCommand(argv: string[], io: CalibCliIo = PROCESS)
       io.stdout.write(`${CALIB_DATA_USAGE}\n`);
       return 0;
     }
-    const reg = openRegistry();
+    const reg = await openRegistry();
     try {
       const ctx = defaultCalibContext(reg.db, (line) => io.stderr.write(`${line}\n`));
-      return run(ctx, sub, values, positionals, io);
+      return await run(ctx, sub, values, positionals, io);
     } finally {
-      reg.close();
+      await reg.close();
     }
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -97,14 +97,15 @@ export async function calibDataCommand(argv: string[], io: CalibCliIo = PROCESS)
   }
 }
 
-function run(ctx: CalibDataContext, sub: string, v: Values, positionals: string[], io: CalibCliIo): number {
+async function run(ctx: CalibDataContext, sub: string, v: Values, positionals: string[], io: CalibCliIo): Promise<number> {
   const out = (s: string): void => void io.stdout.write(s);
   const json = (x: unknown): void => out(`${JSON.stringify(x, null, 2)}\n`);
   switch (sub) {
     case "import": {
       noPositionals(positionals);
       const langs = langList(required(v.lang, "--lang"));
-      const results = langs.map((l) => importPool(ctx, l));
+      const results = [];
+      for (const l of langs) results.push(await importPool(ctx, l));
       if (v.json) json(results);
       else {
         out(table(["lang", "candidates", "rejected", "eval_overlap_list", "eval_match", "duplicate", "script", "sources"], results.map((r) => [
@@ -123,7 +124,7 @@ function run(ctx: CalibDataContext, sub: string, v: Values, positionals: string[
     case "sample": {
       noPositionals(positionals);
       const size = v.size === undefined ? undefined : positiveInt(v.size, "--size");
-      const s = sampleSet(ctx, {
+      const s = await sampleSet(ctx, {
         lang: required(v.lang, "--lang"),
         ...(size !== undefined ? { size } : {}),
         ...(v.seed !== undefined ? { seed: v.seed } : {}),
@@ -136,13 +137,13 @@ function run(ctx: CalibDataContext, sub: string, v: Values, positionals: string[
     }
     case "list": {
       noPositionals(positionals);
-      const sets = listSets(ctx);
+      const sets = await listSets(ctx);
       if (v.json) json(sets);
       else out(sets.length === 0 ? "no calibration sets (glossa calib-data sample --lang L)\n" : setsTable(sets));
       return 0;
     }
     case "stats": {
-      const st = setStats(ctx, setArg(v, positionals));
+      const st = await setStats(ctx, setArg(v, positionals));
       if (v.json) {
         json(st);
         return 0;
@@ -166,7 +167,7 @@ function run(ctx: CalibDataContext, sub: string, v: Values, positionals: string[
       const name = setArg(v, positionals);
       const ids = [...(v.sha256 ?? []), ...(v.line ?? [])];
       if (ids.length === 0) throw new UsageError("exclude needs --sha256 H or --line FILE:LINE (repeatable)");
-      const r = excludeMembers(ctx, name, { ids, reason: required(v.reason, "--reason"), refill: v.refill });
+      const r = await excludeMembers(ctx, name, { ids, reason: required(v.reason, "--reason"), refill: v.refill });
       if (v.json) json(r);
       else {
         out(`${name}: removed ${r.removed.length}, added ${r.added.length}, now ${r.set.size} members, set hash ${r.set.setHash}\n`);
@@ -178,7 +179,7 @@ function run(ctx: CalibDataContext, sub: string, v: Values, positionals: string[
     }
     case "verify": {
       const name = setArg(v, positionals);
-      const sentences = readStoredSetText(ctx, name);
+      const sentences = await readStoredSetText(ctx, name);
       const withTarget = sentences.filter((s) => s.target !== undefined).length;
       out(`${name}: ${sentences.length} sentences and ${withTarget} references re-read, every sha256 matches\n`);
       return 0;

@@ -73,8 +73,8 @@ interface Planned {
   lineLimit: number | null;
 }
 
-function hasRun(db: RegistryDb, engine: EngineRow, p: Planned): boolean {
-  for (const r of latestRunsOfEngine(db, engine.id).values())
+async function hasRun(db: RegistryDb, engine: EngineRow, p: Planned): Promise<boolean> {
+  for (const r of (await latestRunsOfEngine(db, engine.id)).values())
     if (r.set.name === p.entry.set && r.run.pair === p.entry.pair && r.run.lineLimit === p.lineLimit && r.set.sourceSha256 === p.entry.source.sha256 && r.set.refSha256 === p.entry.reference.sha256)
       return true;
   return false;
@@ -163,7 +163,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
     }
     const outDir = values["out-dir"] ?? process.env.GLOSSA_ENGINES_DIR ?? join(repoRoot(), "var", "engines");
     const mdir = modelDir();
-    const reg = openRegistry();
+    const reg = await openRegistry();
     try {
       const model = await ensureModel(reg.db, mdir);
       const reference = await ensureReferenceEngine(reg.db, mdir);
@@ -195,13 +195,13 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
       );
       // ---- register ----
       let name = `${model.name}/${recipe}-${lang.iso}`;
-      const existing = findEngine(reg.db, name);
+      const existing = await findEngine(reg.db, name);
       let engine: EngineRow;
       if (existing && existing.fileSha256 === built.fileSha256) engine = existing;
       else {
         if (existing) name = `${name}@${built.fileSha256.slice(0, 12)}`;
-        engine = findEngine(reg.db, name) ??
-          registerEngine(reg.db, {
+        engine = (await findEngine(reg.db, name)) ??
+          (await registerEngine(reg.db, {
             name,
             modelId: model.id,
             file: built.path,
@@ -210,7 +210,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
             fileSha256: built.fileSha256,
             sizeBytes: statSync(built.path).size,
             calibrationSha256: built.calibrationSha256,
-          });
+          }));
       }
       io.stderr.write(`registered engine ${engine.name} (#${engine.id})\n`);
       if (values["no-eval"]) {
@@ -229,13 +229,14 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         }
       }
       if (plan.length === 0) throw new CalibrateError(`no FLORES-200 dev or Tatoeba entries for ${pairs.join(", ")}`);
-      const missingRef = plan.filter((p) => !hasRun(reg.db, reference, p));
+      const missingRef: Planned[] = [];
+      for (const p of plan) if (!(await hasRun(reg.db, reference, p))) missingRef.push(p);
       await evaluate(reg.db, reference, missingRef, corpora, io, "reference");
       const engineRate = await evaluate(reg.db, engine, plan, corpora, io, `${recipe} ${lang.iso}`);
       const rateEntry = plan[0]!.entry;
       const refRate = await measureRate(reference, rateEntry, corpora);
       const engRateSample = await measureRate(engine, rateEntry, corpora);
-      const gate = gateEngine(reg.db, engine, loadTolerances(evalDir()), { sets: [...new Set(plan.map((p) => p.entry.set))], pairs });
+      const gate = await gateEngine(reg.db, engine, loadTolerances(evalDir()), { sets: [...new Set(plan.map((p) => p.entry.set))], pairs });
       const refSize = reference.sizeBytes;
       const rows = gate.reasons.map((r) => [
         r.pair,
@@ -272,7 +273,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
       }
       return gate.decision === "pass" ? 0 : 3;
     } finally {
-      reg.close();
+      await reg.close();
     }
   });
 }

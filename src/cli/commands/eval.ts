@@ -70,7 +70,7 @@ export async function evalCommand(argv: string[], io: CommandIo = PROCESS_IO, fa
     if (maxNew !== undefined) decode.maxNewTokens = maxNew;
     const entries = selectEntries(readManifests(evalDir()), csv(values.sets), csv(values.pairs));
     const corpora = corporaDir();
-    const reg = openRegistry();
+    const reg = await openRegistry();
     try {
       const { engine } = await resolveEngineArg(reg, values.engine);
       await verifyEngineFiles(reg.db, engine);
@@ -98,7 +98,7 @@ export async function evalCommand(argv: string[], io: CommandIo = PROCESS_IO, fa
       }
       return 0;
     } finally {
-      reg.close();
+      await reg.close();
     }
   });
 }

@@ -67,7 +67,7 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
     const currentSetTexts = new Set(
       [...readManifests(evalDir()).values()].flatMap((m) => m.entries.map((e) => setTextKey(m.set, e.pair, e.source.sha256, e.reference.sha256))),
     );
-    const reg = openRegistry();
+    const reg = await openRegistry();
     try {
       const { engine, reference } = await resolveEngineArg(reg, values.engine);
       if (engine.isReference) {
@@ -75,7 +75,7 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
         io.stdout.write(values.json ? `${JSON.stringify({ engine: { id: engine.id, name: engine.name }, decision: "baseline" })}\n` : `${msg}\n`);
         return 0;
       }
-      const g = gateEngine(reg.db, engine, tolerances, { ...(sets ? { sets } : {}), ...(pairs ? { pairs } : {}), currentSetTexts });
+      const g = await gateEngine(reg.db, engine, tolerances, { ...(sets ? { sets } : {}), ...(pairs ? { pairs } : {}), currentSetTexts });
       if (values.json) {
         io.stdout.write(
           `${JSON.stringify(
@@ -109,7 +109,7 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
       }
       return g.decision === "pass" ? 0 : 1;
     } finally {
-      reg.close();
+      await reg.close();
     }
   });
 }

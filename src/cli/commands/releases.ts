@@ -24,10 +24,10 @@ export async function releasesCommand(argv: string[], io: CommandIo = PROCESS_IO
       io.stdout.write(`${RELEASES_USAGE}\n`);
       return 0;
     }
-    const reg = openRegistry();
+    const reg = await openRegistry();
     try {
-      const refs = releasedEngines(reg.db).filter((r) => r.basis.kind === "reference");
-      const rels = listReleases(reg.db, { all: values.all });
+      const refs = (await releasedEngines(reg.db)).filter((r) => r.basis.kind === "reference");
+      const rels = await listReleases(reg.db, { all: values.all });
       if (values.json) {
         io.stdout.write(
           `${JSON.stringify(
@@ -68,7 +68,7 @@ export async function releasesCommand(argv: string[], io: CommandIo = PROCESS_IO
       io.stdout.write(formatTable(["engine", "id", "recipe", "language", "status", "release", "gate", "released_at"], rows));
       return 0;
     } finally {
-      reg.close();
+      await reg.close();
     }
   });
 }

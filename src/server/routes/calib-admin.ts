@@ -55,16 +55,14 @@ export function requireAdminKey(key: () => string | undefined): MiddlewareHandle
 export function calibAdminRoutes(deps: CalibAdminDeps = {}): Hono {
   const app = new Hono();
   const adminKey = (): string | undefined => deps.adminKey ?? deps.settings?.adminKey ?? process.env.GLOSSA_ADMIN_KEY;
-  let registry: Registry | undefined;
-  let ctx: CalibDataContext | undefined;
-  const context = (): CalibDataContext => {
-    if (ctx !== undefined) return ctx;
+  let ctx: Promise<CalibDataContext> | undefined;
+  const open = async (): Promise<CalibDataContext> => {
     let db = deps.db;
     if (db === undefined) {
-      registry = openRegistry(deps.dbPath !== undefined ? { path: deps.dbPath } : {});
+      const registry: Registry = await openRegistry(deps.dbPath !== undefined ? { path: deps.dbPath } : {});
       db = registry.db;
     }
-    ctx = {
+    return {
       db,
       corpora: deps.corpora ?? corporaDir(),
       repoRoot: deps.repoRoot ?? repoRoot(),
@@ -72,6 +70,12 @@ export function calibAdminRoutes(deps: CalibAdminDeps = {}): Hono {
       evalDir: deps.evalDir ?? evalDir(),
       ...(deps.log ? { log: deps.log } : {}),
     };
+  };
+  const context = (): Promise<CalibDataContext> => {
+    ctx ??= open().catch((e: unknown) => {
+      ctx = undefined; // a failed open is retried by the next request
+      throw e;
+    });
     return ctx;
   };
 
@@ -79,22 +83,22 @@ export function calibAdminRoutes(deps: CalibAdminDeps = {}): Hono {
   app.use("/calib-data", auth);
   app.use("/calib-data/*", auth);
 
-  app.get("/calib-data", (c) => handle(c, () => ({ sets: listSets(context()) })));
+  app.get("/calib-data", (c) => handle(c, async () => ({ sets: await listSets(await context()) })));
 
-  app.get("/calib-data/:set/stats", (c) => handle(c, () => setStats(context(), c.req.param("set"))));
+  app.get("/calib-data/:set/stats", (c) => handle(c, async () => setStats(await context(), c.req.param("set"))));
 
   app.post("/calib-data/sample", async (c) => {
     const body = await jsonBody(c);
     if (body instanceof Response) return body;
     return handle(
       c,
-      () => {
+      async () => {
         const lang = field(body, "lang", "string", true)!;
         const size = field(body, "size", "number", false);
         const seed = field(body, "seed", "string", false);
         const name = field(body, "name", "string", false);
         const replace = field(body, "replace", "boolean", false);
-        return sampleSet(context(), {
+        return sampleSet(await context(), {
           lang,
           ...(size !== undefined ? { size } : {}),
           ...(seed !== undefined ? { seed } : {}),
@@ -109,12 +113,12 @@ export function calibAdminRoutes(deps: CalibAdminDeps = {}): Hono {
   app.post("/calib-data/:set/exclude", async (c) => {
     const body = await jsonBody(c);
     if (body instanceof Response) return body;
-    return handle(c, () => {
+    return handle(c, async () => {
       const hashes = stringList(body, "sha256");
       const lines = stringList(body, "lines");
       const reason = field(body, "reason", "string", true)!;
       const refill = field(body, "refill", "boolean", false);
-      return excludeMembers(context(), c.req.param("set"), { ids: [...hashes, ...lines], reason, refill: refill ?? false });
+      return excludeMembers(await context(), c.req.param("set"), { ids: [...hashes, ...lines], reason, refill: refill ?? false });
     });
   });
 
@@ -155,9 +159,9 @@ async function jsonBody(c: Context): Promise<Record<string, unknown> | Response>
   return parsed as Record<string, unknown>;
 }
 
-function handle(c: Context, fn: () => unknown, okStatus: 200 | 201 = 200): Response {
+async function handle(c: Context, fn: () => Promise<unknown>, okStatus: 200 | 201 = 200): Promise<Response> {
   try {
-    return c.json(fn() as object, okStatus);
+    return c.json((await fn()) as object, okStatus);
   } catch (e) {
     if (e instanceof CalibNotFoundError) return c.json({ error: e.message }, 404);
     if (e instanceof CalibInputError) return c.json({ error: e.message }, 400);

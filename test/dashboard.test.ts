@@ -23,12 +23,12 @@ let data: DashboardData;
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), "glossa-dash-"));
   dbPath = join(tmp, "registry.sqlite");
-  const reg = openRegistry({ path: dbPath });
+  const reg = await openRegistry({ path: dbPath });
   try {
     fixture = await fillDashboardRegistry(reg.db);
-    data = dashboardData(reg.db, { now: () => new Date("2026-01-02T03:04:05Z") });
+    data = await dashboardData(reg.db, { now: () => new Date("2026-01-02T03:04:05Z") });
   } finally {
-    reg.close();
+    await reg.close();
   }
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));

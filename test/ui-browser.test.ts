@@ -37,11 +37,11 @@ before(async () => {
   if (skip) return;
   tmp = mkdtempSync(join(tmpdir(), "glossa-ui-"));
   const dbPath = join(tmp, "registry.sqlite");
-  const reg = openRegistry({ path: dbPath });
+  const reg = await openRegistry({ path: dbPath });
   try {
     fixture = await fillDashboardRegistry(reg.db);
   } finally {
-    reg.close();
+    await reg.close();
   }
   // The registry feeds the dashboard only: routing stays on the reference engine (no engine files exist).
   server = await startServer({ settings: testSettings({ dbPath }), backend: await shared.get(), engineLookup: null });

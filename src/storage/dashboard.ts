@@ -17,9 +17,6 @@ import type {
   RunScore,
 } from "./dashboard-types.js";
 import type { DbOrTx } from "./db.js";
-import { evalRuns, evalSets } from "./schema/evaluation.js";
-import { engines, models } from "./schema/models.js";
-import { gateDecisions, gateReasons, releases } from "./schema/releases.js";
 
 export type { DashboardData } from "./dashboard-types.js";
 
@@ -79,15 +76,16 @@ function safeJson(s: string): unknown {
   }
 }
 
-export function dashboardData(db: DbOrTx, opts: DashboardOptions = {}): DashboardData {
+export async function dashboardData(db: DbOrTx, opts: DashboardOptions = {}): Promise<DashboardData> {
   const now = (opts.now ?? (() => new Date()))();
-  const modelRows = db.select().from(models).orderBy(asc(models.id)).all();
-  const engineRows = db.select().from(engines).orderBy(asc(engines.id)).all();
-  const decisionRows = db.select().from(gateDecisions).orderBy(asc(gateDecisions.id)).all();
-  const reasonRows = db.select().from(gateReasons).orderBy(asc(gateReasons.id)).all();
-  const releaseRows = db.select().from(releases).orderBy(asc(releases.id)).all();
-  const setRows = db.select().from(evalSets).all();
-  const runRows = db.select().from(evalRuns).orderBy(asc(evalRuns.id)).all();
+  const { models, engines, gateDecisions, gateReasons, releases, evalSets, evalRuns } = db.t;
+  const modelRows = await db.orm.select().from(models).orderBy(asc(models.id));
+  const engineRows = await db.orm.select().from(engines).orderBy(asc(engines.id));
+  const decisionRows = await db.orm.select().from(gateDecisions).orderBy(asc(gateDecisions.id));
+  const reasonRows = await db.orm.select().from(gateReasons).orderBy(asc(gateReasons.id));
+  const releaseRows = await db.orm.select().from(releases).orderBy(asc(releases.id));
+  const setRows = await db.orm.select().from(evalSets);
+  const runRows = await db.orm.select().from(evalRuns).orderBy(asc(evalRuns.id));
 
   const modelName = new Map(modelRows.map((m) => [m.id, m.name]));
   const engineName = new Map(engineRows.map((e) => [e.id, e.name]));

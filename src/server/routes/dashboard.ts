@@ -33,15 +33,15 @@ function profileFromFile(file: string): unknown {
 
 export function dashboardRoutes(deps: DashboardDeps): Hono {
   const app = new Hono();
-  app.get("/api/dashboard", (c) => {
+  app.get("/api/dashboard", async (c) => {
     const tolerances = defaultTolerances(deps.log);
     if (deps.dbPath !== ":memory:" && !existsSync(deps.dbPath)) return c.json(emptyDashboard(new Date(), tolerances));
     // Opened per request: the dashboard is read rarely, and no handle outlives the answer.
-    const registry = openRegistry({ path: deps.dbPath });
+    const registry = await openRegistry({ path: deps.dbPath });
     try {
-      return c.json(dashboardData(registry.db, { profileFromFile, defaultTolerances: tolerances }), 200, { "cache-control": "no-store" });
+      return c.json(await dashboardData(registry.db, { profileFromFile, defaultTolerances: tolerances }), 200, { "cache-control": "no-store" });
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
   return app;

@@ -69,9 +69,24 @@ export function corporaDir(): string {
   throw new ConfigError(`no corpora folder: set GLOSSA_CORPORA (looked for ${sibling})`);
 }
 
-/** The registry database file: env GLOSSA_DB, else var/glossa.sqlite in the repository. */
+/** A postgres:// or postgresql:// URL selects the PostgreSQL registry; anything else is a SQLite file path. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location.trim());
+}
+
+/** A GLOSSA_DB / --db value as the registry opens it: a PostgreSQL URL unchanged, a file path resolved. */
+export function resolveDbLocation(raw: string): string {
+  return isPostgresUrl(raw) ? raw.trim() : resolve(raw);
+}
+
+/**
+ * The registry database: env GLOSSA_DB (a SQLite file, or a postgres:// URL for the PostgreSQL registry), else
+ * var/glossa.sqlite in the repository.
+ */
 export function dbPath(): string {
-  return envPath("GLOSSA_DB") ?? fromRoot(join("var", "glossa.sqlite"));
+  const v = process.env.GLOSSA_DB;
+  if (v !== undefined && v.trim() !== "") return resolveDbLocation(v);
+  return fromRoot(join("var", "glossa.sqlite"));
 }
 
 /** The reference model checkpoint folder: env GLOSSA_MODEL, else models/glossa-mini-50 in the repository. */
@@ -84,7 +99,10 @@ export function evalDir(): string {
   return envPath("GLOSSA_EVAL_DIR") ?? fromRoot("eval");
 }
 
-/** drizzle-kit's output folder, applied at database open. Not configurable: it ships with the code. */
-export function migrationsDir(): string {
-  return fromRoot("migrations");
+/**
+ * drizzle-kit's output folder, applied at database open. Not configurable: it ships with the code. SQLite's
+ * migrations are in migrations/, PostgreSQL's in migrations/postgres/ (both generated from one schema).
+ */
+export function migrationsDir(dialect: "sqlite" | "postgres" = "sqlite"): string {
+  return dialect === "sqlite" ? fromRoot("migrations") : fromRoot(join("migrations", "postgres"));
 }

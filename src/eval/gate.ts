@@ -17,7 +17,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parsePair, pairName } from "../languages.js";
-import { inTransaction, type RegistryDb } from "../storage/db.js";
+import { inTransaction, lockRow, type RegistryDb } from "../storage/db.js";
 import { referenceEngineOf } from "../storage/engines.js";
 import { latestRunsOfEngine, type RunWithSet } from "../storage/evaluation.js";
 import { recordGateDecision, type NewGateReason, type RecordedGate } from "../storage/releases.js";
@@ -243,6 +243,7 @@ export interface GateRun extends GateOutcome {
 export async function gateEngine(db: RegistryDb, engine: EngineRow, tolerances: GateTolerances, scope: GateScope = {}): Promise<GateRun> {
   // One transaction: the decision is recorded on exactly the runs it read, even with concurrent writers.
   return inTransaction(db, async (tx) => {
+    await lockRow(tx, tx.t.engines, tx.t.engines.id, engine.id);
     const reference = await referenceEngineOf(tx, engine.modelId);
     if (!reference) throw new GateError(`engine ${engine.name}: its model (id ${engine.modelId}) has no reference engine to compare with`);
     const outcome = decideGate(engine, reference, await latestRunsOfEngine(tx, engine.id), await latestRunsOfEngine(tx, reference.id), tolerances, scope);

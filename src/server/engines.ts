@@ -6,6 +6,7 @@
  * load) is logged and the request goes to the reference engine.
  */
 import { existsSync } from "node:fs";
+import { isPostgresUrl } from "../config.js";
 import type { DecodeOptions } from "../engine/types.js";
 import { releasedEngineFor } from "../calib/released.js";
 import { openRegistry, type Registry } from "../storage/db.js";
@@ -39,7 +40,7 @@ export interface EngineSlot {
  * the reference is served; the server never creates a registry). The registry is opened on first use.
  */
 export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): Promise<void> } | undefined {
-  if (dbPath !== ":memory:" && !existsSync(dbPath)) return undefined;
+  if (dbPath !== ":memory:" && !isPostgresUrl(dbPath) && !existsSync(dbPath)) return undefined;
   let registry: Promise<Registry> | undefined;
   const open = (): Promise<Registry> => {
     registry ??= openRegistry({ path: dbPath }).catch((e: unknown) => {

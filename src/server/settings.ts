@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { dbPath, modelDir } from "../config.js";
+import { dbPath, modelDir, resolveDbLocation } from "../config.js";
 import { TRANSLATABLE_ATTRIBUTES } from "./html.js";
 
 export class SettingsError extends Error {
@@ -59,7 +59,8 @@ export interface ServerSettings {
   logFormat: "text" | "json";
 }
 
-type Kind = "int" | "string" | "path" | "list";
+/** "db": GLOSSA_DB, a SQLite file path (resolved) or a postgres:// URL (kept as given). */
+type Kind = "int" | "string" | "path" | "list" | "db";
 
 interface SettingSpec {
   key: keyof ServerSettings;
@@ -77,7 +78,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "host", env: "GLOSSA_HOST", flag: "--host", kind: "string" },
   { key: "threads", env: "GLOSSA_THREADS", flag: "--threads", kind: "int", min: 1 },
   { key: "modelDir", env: "GLOSSA_MODEL", flag: "--model", kind: "path" },
-  { key: "dbPath", env: "GLOSSA_DB", flag: "--db", kind: "path" },
+  { key: "dbPath", env: "GLOSSA_DB", flag: "--db", kind: "db" },
   { key: "maxBodyBytes", env: "GLOSSA_MAX_BODY_BYTES", flag: "--max-body-bytes", kind: "int", min: 64 },
   { key: "maxTexts", env: "GLOSSA_MAX_TEXTS", flag: "--max-texts", kind: "int", min: 1 },
   { key: "maxChars", env: "GLOSSA_MAX_CHARS", flag: "--max-chars", kind: "int", min: 1 },
@@ -147,6 +148,7 @@ function parseValue(spec: SettingSpec, raw: string, from: string): string | numb
   if (spec.allowed && !spec.allowed.has(raw.trim())) {
     throw new SettingsError(`${from}: expected one of ${[...spec.allowed].join(", ")}, got "${raw}"`);
   }
+  if (spec.kind === "db") return resolveDbLocation(raw);
   return spec.kind === "path" ? resolve(raw) : raw;
 }
 

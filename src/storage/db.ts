@@ -12,6 +12,7 @@
  *   Never call `.get()`, `.all()`, `.run()` or `.values()` on a query: those exist on SQLite only.
  *   `first(q)` / `one(q)` give one row.
  * - Tables come from `db.t`, never from importing src/storage/schema/* directly (import those for types only).
+ * - ORDER BY on a text column: `byText(db, col)` (code-point order in both dialects).
  * - Transactions: `inTransaction(db, async (tx) => ...)`; inside, use only `tx` (a query on the outer handle
  *   there is refused, as it would deadlock on SQLite). A transaction body may run more than once (retried after
  *   a serialization conflict), so it does registry work only: hash files and read inputs before it.
@@ -23,12 +24,18 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import Database from "better-sqlite3";
+import pg from "pg";
+import { drizzle as drizzleNodePg, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
+import { sql, type SQL } from "drizzle-orm";
 import { drizzle as drizzleBetterSqlite } from "drizzle-orm/better-sqlite3";
 import { migrate as migrateBetterSqlite } from "drizzle-orm/better-sqlite3/migrator";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { drizzle as drizzleSqliteProxy, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { dbPath, migrationsDir } from "../config.js";
+import { dbPath, isPostgresUrl, migrationsDir } from "../config.js";
+import { pgSchema } from "./pg-tables.js";
 import * as schema from "./schema/index.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -73,10 +80,17 @@ export interface Registry {
 }
 
 export interface OpenOptions {
-  /** Database file; default dbPath() (env GLOSSA_DB or var/glossa.sqlite). ":memory:" works too. */
+  /**
+   * A SQLite database file (":memory:" works too) or a postgres:// URL; default dbPath() (env GLOSSA_DB or
+   * var/glossa.sqlite).
+   */
   path?: string;
-  /** drizzle-kit output folder to apply; default the repository's migrations/. */
+  /** drizzle-kit output folder to apply; default the repository's migrations/ (SQLite) or migrations/postgres/. */
   migrationsFolder?: string;
+  /** PostgreSQL: connections in the pool (default 10). */
+  poolSize?: number;
+  /** PostgreSQL: where errors of idle pooled connections go (default: written to stderr). */
+  onPoolError?: (err: Error) => void;
 }
 
 export class StorageError extends Error {
@@ -97,7 +111,19 @@ function handle(dialect: Dialect, orm: Orm, t: Schema, inTx: boolean, backend: B
 /** Opens (creating when missing) and migrates the registry database. */
 export async function openRegistry(opts: OpenOptions = {}): Promise<Registry> {
   const path = opts.path ?? dbPath();
-  return openSqlite(path, opts.migrationsFolder ?? migrationsDir());
+  if (isPostgresUrl(path)) return openPostgres(path, opts);
+  return openSqlite(path, opts.migrationsFolder ?? migrationsDir("sqlite"));
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+  }
 }
 
 /**
@@ -107,6 +133,51 @@ export async function openRegistry(opts: OpenOptions = {}): Promise<Registry> {
 export async function inTransaction<T>(db: RegistryDb, fn: (tx: RegistryDb) => Promise<T>): Promise<T> {
   if (db.inTransaction) return fn(db);
   return db[BACKEND].transaction(fn);
+}
+
+/**
+ * An ORDER BY term for a text column that sorts the same in both dialects: by code point (SQLite's BINARY
+ * collation; on PostgreSQL COLLATE "C", whatever collation the database was created with).
+ */
+export function byText(db: RegistryDb, column: SQLiteColumn): SQLiteColumn | SQL {
+  return db.dialect === "postgres" ? sql`${column} collate "C"` : column;
+}
+
+export type ConstraintKind = "unique" | "foreign_key" | "check" | "not_null";
+
+const SQLITE_CONSTRAINTS: Record<string, ConstraintKind> = {
+  SQLITE_CONSTRAINT_UNIQUE: "unique",
+  SQLITE_CONSTRAINT_PRIMARYKEY: "unique",
+  SQLITE_CONSTRAINT_FOREIGNKEY: "foreign_key",
+  SQLITE_CONSTRAINT_CHECK: "check",
+  SQLITE_CONSTRAINT_NOTNULL: "not_null",
+};
+const PG_CONSTRAINTS: Record<string, ConstraintKind> = { "23505": "unique", "23503": "foreign_key", "23514": "check", "23502": "not_null" };
+
+/**
+ * Which constraint a failed query violated, in either dialect (drizzle wraps the driver's error: "Failed
+ * query: ...", cause = the driver error), or undefined for any other error.
+ */
+export function violatedConstraint(e: unknown): ConstraintKind | undefined {
+  for (let cur: unknown = e, depth = 0; cur && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    const kind = SQLITE_CONSTRAINTS[code] ?? PG_CONSTRAINTS[code];
+    if (kind) return kind;
+  }
+  return undefined;
+}
+
+/**
+ * Inside a transaction, locks one row (by its integer id column) until the transaction ends, so that
+ * transactions about the same thing (e.g. gate decisions of one engine) run one after the other and their rows'
+ * ids follow their commit order. PostgreSQL: SELECT ... FOR UPDATE; SQLite: nothing to do, a transaction
+ * (BEGIN IMMEDIATE) already holds the whole database.
+ */
+export async function lockRow(tx: RegistryDb, table: SQLiteTable, idColumn: SQLiteColumn, id: number): Promise<void> {
+  if (!tx.inTransaction) throw new StorageError("lockRow needs a transaction's handle");
+  if (tx.dialect !== "postgres") return;
+  await (tx.orm as unknown as NodePgDatabase).execute(sql`select 1 from ${table} where ${idColumn} = ${id} for update`);
 }
 
 /** The first row of a query, or undefined. */
@@ -270,6 +341,122 @@ function applySqliteMigrations(conn: Database.Database, migrationsFolder: string
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+/** SQLSTATEs after which a transaction is rolled back and run again: serialization failure, deadlock. */
+const RETRYABLE = new Set(["40001", "40P01"]);
+const MAX_TX_ATTEMPTS = 30;
+/** pg_advisory_lock key held while migrating, so replicas starting together migrate one after the other. */
+const MIGRATION_LOCK = 0x676c6f7373610001n;
+
+function sqlState(e: unknown): string | undefined {
+  for (let cur: unknown = e, depth = 0; cur && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** Query-builder entry points: a handle refuses them when it must not be used (see the guards below). */
+const BUILDER_METHODS = new Set(["select", "selectDistinct", "selectDistinctOn", "insert", "update", "delete", "execute", "with", "$count", "$with"]);
+
+function guarded<T extends object>(target: T, check: () => void): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      if (typeof prop === "string" && BUILDER_METHODS.has(prop)) check();
+      return Reflect.get(t, prop, receiver) as unknown;
+    },
+  });
+}
+
+class PostgresBackend implements Backend {
+  readonly db: RegistryDb;
+
+  constructor(readonly pool: pg.Pool) {
+    const orm = drizzleNodePg(pool);
+    const outer = guarded(orm, () => {
+      if (txContext.getStore() === this) {
+        throw new StorageError("a registry query on the database handle inside one of its own transactions: use the transaction's handle there");
+      }
+    });
+    this.db = handle("postgres", outer as unknown as Orm, pgSchema, false, this);
+  }
+
+  async transaction<T>(fn: (tx: RegistryDb) => Promise<T>): Promise<T> {
+    if (txContext.getStore() === this) {
+      throw new StorageError("a registry transaction opened on the database handle inside one of its own transactions: use the transaction's handle there");
+    }
+    const orm: NodePgDatabase = drizzleNodePg(this.pool);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await orm.transaction(
+          async (txOrm) => {
+            let open = true;
+            const tx = handle(
+              "postgres",
+              guarded(txOrm, () => {
+                if (!open) throw new StorageError("a registry transaction's handle was used after the transaction ended");
+              }) as unknown as Orm,
+              pgSchema,
+              true,
+              this,
+            );
+            try {
+              return await txContext.run(this, () => fn(tx));
+            } finally {
+              open = false;
+            }
+          },
+          { isolationLevel: "serializable" },
+        );
+      } catch (e) {
+        const state = sqlState(e);
+        if (state === undefined || !RETRYABLE.has(state) || attempt >= MAX_TX_ATTEMPTS) throw e;
+        // Another writer won: back off a little (randomised, growing) and run the body again.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+}
+
+async function openPostgres(url: string, opts: OpenOptions): Promise<Registry> {
+  const location = redactUrl(url);
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  let closed: Promise<void> | undefined;
+  const onError = opts.onPoolError ?? ((err: Error) => process.stderr.write(`registry ${location}: idle connection error: ${err.message}\n`));
+  // After close() the pool's connections are going away on purpose: their errors say nothing.
+  pool.on("error", (err: Error) => {
+    if (closed === undefined) onError(err);
+  });
+  const migrationsFolder = opts.migrationsFolder ?? migrationsDir("postgres");
+  try {
+    const client = await pool.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
+      try {
+        await migrateNodePg(drizzleNodePg(client), { migrationsFolder });
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK.toString()]);
+      }
+    } finally {
+      client.release();
+    }
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw new StorageError(`cannot open registry database ${location}: ${(e as Error).message}`);
+  }
+  const backend = new PostgresBackend(pool);
+  return {
+    db: backend.db,
+    dialect: "postgres",
+    location,
+    path: location,
+    sqlite: undefined,
+    close: () => (closed ??= pool.end()),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------

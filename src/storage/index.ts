@@ -9,8 +9,10 @@
  * Schema: one file per domain under src/storage/schema/ (models.ts, evaluation.ts, releases.ts, ...), each listed
  * in schema/index.ts. After changing a schema file run `npm run db:generate` and commit the new migrations.
  */
-export { copyMigrationsPrefix, first, inTransaction, migrationTags, one, openRegistry, StorageError } from "./db.js";
-export type { DbOrTx, Dialect, OpenOptions, Orm, Registry, RegistryDb, Schema } from "./db.js";
+export {
+  byText, copyMigrationsPrefix, first, inTransaction, lockRow, migrationTags, one, openRegistry, redactUrl, StorageError, violatedConstraint,
+} from "./db.js";
+export type { ConstraintKind, DbOrTx, Dialect, OpenOptions, Orm, Registry, RegistryDb, Schema } from "./db.js";
 export {
   engineById, engineDecodeOptions, EngineFileMismatchError, verifyEngineFiles, ensureModel, ensureReferenceEngine, findEngine, listEngines, ModelMissingError,
   parseDecodeOptions, referenceEngineOf, registerEngine,

@@ -11,7 +11,7 @@
  *   serving an engine whose latest gate failed.
  */
 import { and, desc, eq } from "drizzle-orm";
-import { first, inTransaction, one, type DbOrTx, type RegistryDb } from "./db.js";
+import { first, inTransaction, lockRow, one, type DbOrTx, type RegistryDb } from "./db.js";
 import type { GateDecisionRow, GateReasonRow, ReleaseRow } from "./schema/releases.js";
 import type { EngineRow } from "./schema/models.js";
 
@@ -49,8 +49,10 @@ export interface RecordedGate {
 
 /** Records a decision, its reasons, and the release change it implies, in one transaction. */
 export async function recordGateDecision(db: RegistryDb, d: NewGateDecision): Promise<RecordedGate> {
-  const { gateDecisions, gateReasons, releases } = db.t;
+  const { gateDecisions, gateReasons, releases, engines } = db.t;
   return inTransaction(db, async (tx) => {
+    // Decisions about one engine are serialized: their ids follow the order in which they took effect.
+    await lockRow(tx, engines, engines.id, d.engineId);
     const at = new Date().toISOString();
     const decision = await one(
       tx.orm

@@ -3,7 +3,7 @@
  * exclusions. Each function is one query or one transaction; the curation logic lives in service.ts.
  */
 import { and, asc, eq } from "drizzle-orm";
-import { first, inTransaction, one, type DbOrTx, type RegistryDb } from "../../storage/db.js";
+import { byText, first, inTransaction, one, type DbOrTx, type RegistryDb } from "../../storage/db.js";
 import type {
   CalibExclusionRow,
   CalibPoolRow,
@@ -127,7 +127,7 @@ export async function poolOf(db: DbOrTx, lang: string): Promise<CalibPoolRow | u
 
 export async function poolSourcesOf(db: DbOrTx, poolId: number): Promise<CalibPoolSourceRow[]> {
   const { calibPoolSources } = db.t;
-  return db.orm.select().from(calibPoolSources).where(eq(calibPoolSources.poolId, poolId)).orderBy(asc(calibPoolSources.file));
+  return db.orm.select().from(calibPoolSources).where(eq(calibPoolSources.poolId, poolId)).orderBy(byText(db, calibPoolSources.file));
 }
 
 /** The pool's candidates as drawable entries (file, line, length). */
@@ -215,7 +215,7 @@ export async function setByName(db: DbOrTx, name: string): Promise<CalibSetRow |
 
 export async function setsAll(db: DbOrTx): Promise<CalibSetRow[]> {
   const { calibSets } = db.t;
-  return db.orm.select().from(calibSets).orderBy(asc(calibSets.lang), asc(calibSets.name));
+  return db.orm.select().from(calibSets).orderBy(byText(db, calibSets.lang), byText(db, calibSets.name));
 }
 
 export async function membersOf(db: DbOrTx, setId: number): Promise<Member[]> {
@@ -224,7 +224,7 @@ export async function membersOf(db: DbOrTx, setId: number): Promise<Member[]> {
     .select()
     .from(calibSetMembers)
     .where(eq(calibSetMembers.setId, setId))
-    .orderBy(asc(calibSetMembers.file), asc(calibSetMembers.line));
+    .orderBy(byText(db, calibSetMembers.file), asc(calibSetMembers.line));
   return rows.map(memberFromRow);
 }
 

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { Hono } from "hono";
-import { evalDir } from "../../config.js";
+import { evalDir, isPostgresUrl } from "../../config.js";
 import { readEngineHeader } from "../../engine/engine-file.js";
 import { loadTolerances } from "../../eval/gate.js";
 import { dashboardData, emptyDashboard } from "../../storage/dashboard.js";
@@ -35,7 +35,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
   const app = new Hono();
   app.get("/api/dashboard", async (c) => {
     const tolerances = defaultTolerances(deps.log);
-    if (deps.dbPath !== ":memory:" && !existsSync(deps.dbPath)) return c.json(emptyDashboard(new Date(), tolerances));
+    if (deps.dbPath !== ":memory:" && !isPostgresUrl(deps.dbPath) && !existsSync(deps.dbPath)) return c.json(emptyDashboard(new Date(), tolerances));
     // Opened per request: the dashboard is read rarely, and no handle outlives the answer.
     const registry = await openRegistry({ path: deps.dbPath });
     try {

@@ -7,6 +7,8 @@ Runs on the GPU machine (PyTorch, transformers, tokenizers, sacrebleu). Stages, 
   export     write the Hugging Face checkpoint (fp16 safetensors, sharded under 16 MiB) to --model-dir
   golden     Hugging Face greedy and beam-4 outputs (CPU, FP32) for the self-written golden cases
   evaluate   BLEU and chrF++ (sacrebleu) per direction on FLORES-200 dev and the Tatoeba test sets
+Checks beside it (run.sh stages): hf_tokenizer_check.py (AutoTokenizer gives Glossa's ids) and
+generate_defaults.py (Hugging Face generate() with the model's own generation_config.json).
 
 Every stage prints progress; `run.sh` chains them with time budgets.
 """
@@ -26,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from hf_tokenizer_check import embed_added_tokens  # beside this file (no dependencies)
 
 LANGS = ["en", "zh", "ar", "ru", "de", "es", "fr", "hi", "sw", "vi"]
 CODES = {"en": "en_XX", "zh": "zh_CN", "ar": "ar_AR", "ru": "ru_RU", "de": "de_DE", "es": "es_XX",
@@ -96,6 +100,11 @@ def train_tokenizer(rows, out: Path, per_lang: int, seed: int) -> None:
         single="en_XX $A </s>", pair="en_XX $A $B </s>", special_tokens=[("en_XX", en_id), ("</s>", EOS)])
     out.mkdir(parents=True, exist_ok=True)
     tok.save(str(out / "tokenizer.json"))
+    # transformers 5 rebuilds MBart50Tokenizer from the Unigram vocabulary alone: the language codes and <mask> must
+    # be vocabulary entries too (same ids), or it shifts every piece by one (hf_tokenizer_check.py explains).
+    path = out / "tokenizer.json"
+    path.write_text(json.dumps(embed_added_tokens(json.loads(path.read_text(encoding="utf-8"))), ensure_ascii=False,
+                               indent=2), encoding="utf-8")
     ids = {c: tok.token_to_id(c) for c in added}
     log(f"tokenizer: {tok.get_vocab_size()} entries in {time.time() - t0:.0f}s; added ids {ids}")
 

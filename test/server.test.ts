@@ -225,11 +225,12 @@ test("a text longer than the model's positions is split, translated and rejoined
 });
 
 test("SSE streaming: growing partial events, then a final event equal to the plain answer", opts, async () => {
-  const [plain] = await translate("The children are playing in the garden.", "en", "es");
+  // Greedy grows the text at every step (beam search, the model's default, reports each finished segment).
+  const [plain] = await translate("The children are playing in the garden.", "en", "es", { beam_size: 1 });
   const res = await fetch(`${url}/translate`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ text: "The children are playing in the garden.", source_lang: "en", target_lang: "es", options: { stream: true } }),
+    body: JSON.stringify({ text: "The children are playing in the garden.", source_lang: "en", target_lang: "es", options: { stream: true, beam_size: 1 } }),
   });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);

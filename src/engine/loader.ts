@@ -39,15 +39,31 @@ export interface MBartConfig {
   minLength: number;
 }
 
-/** Decoding defaults found in generation_config.json (absent keys are undefined). */
+/**
+ * Decoding defaults found in generation_config.json, or in config.json when that file is absent (as transformers
+ * does for older checkpoints); absent keys are undefined. src/engine/decode-defaults.ts turns them into defaults.
+ */
 export interface GenerationDefaults {
   numBeams?: number;
   maxLength?: number;
+  maxNewTokens?: number;
   lengthPenalty?: number;
   earlyStopping?: boolean;
   noRepeatNgramSize?: number;
   repetitionPenalty?: number;
+  /** Settings present that Glossa's decoder does not apply (sampling, multiple return sequences...). */
+  unsupported?: string[];
 }
+
+/** generation_config.json keys that change what generate() returns and that Glossa's search does not implement. */
+const UNSUPPORTED_GENERATION: Record<string, (v: unknown) => boolean> = {
+  do_sample: (v) => v === true,
+  num_beam_groups: (v) => typeof v === "number" && v > 1,
+  num_return_sequences: (v) => typeof v === "number" && v > 1,
+  penalty_alpha: (v) => typeof v === "number" && v > 0,
+  early_stopping: (v) => typeof v === "string",
+  min_new_tokens: (v) => typeof v === "number" && v > 0,
+};
 
 export type SafetensorsDType = "F32" | "F16" | "BF16";
 
@@ -152,13 +168,20 @@ export function parseConfig(dir: string): { config: MBartConfig; generation: Gen
     forcedEosId,
     minLength: typeof g.min_length === "number" ? g.min_length : 0,
   };
+  // Without generation_config.json, transformers takes generation settings from config.json (legacy checkpoints).
+  const gs = existsSync(genPath) ? g : c;
+  const unsupported = Object.entries(UNSUPPORTED_GENERATION)
+    .filter(([k, bad]) => gs[k] !== undefined && bad(gs[k]))
+    .map(([k]) => `${k}=${JSON.stringify(gs[k])}`);
   const generation: GenerationDefaults = {
-    numBeams: optionalNumber(g, "num_beams"),
-    maxLength: optionalNumber(g, "max_length"),
-    lengthPenalty: optionalNumber(g, "length_penalty"),
-    earlyStopping: typeof g.early_stopping === "boolean" ? g.early_stopping : undefined,
-    noRepeatNgramSize: optionalNumber(g, "no_repeat_ngram_size"),
-    repetitionPenalty: optionalNumber(g, "repetition_penalty"),
+    numBeams: optionalNumber(gs, "num_beams"),
+    maxLength: optionalNumber(gs, "max_length"),
+    maxNewTokens: optionalNumber(gs, "max_new_tokens"),
+    lengthPenalty: optionalNumber(gs, "length_penalty"),
+    earlyStopping: typeof gs.early_stopping === "boolean" ? gs.early_stopping : undefined,
+    noRepeatNgramSize: optionalNumber(gs, "no_repeat_ngram_size"),
+    repetitionPenalty: optionalNumber(gs, "repetition_penalty"),
+    ...(unsupported.length ? { unsupported } : {}),
   };
   return { config, generation };
 }

@@ -2,6 +2,7 @@
  * The engine's contract, shared by the scheduler, the evaluation and calibration pipelines.
  * Token ids only: text <-> ids is the tokenizer's job (src/tokenizer).
  */
+import type { GenerationDefaults } from "./loader.js";
 
 /** Decoding settings, with Hugging Face `generate` semantics for the same names. */
 export interface DecodeOptions {
@@ -120,6 +121,8 @@ export interface StepOptions {
  */
 export interface StepEngine {
   readonly info: ModelInfo;
+  /** The model's generate() defaults (generation_config.json), when the engine was loaded from a model folder. */
+  readonly generationDefaults?: GenerationDefaults;
   /** Queues a request under a caller-chosen unique id. Throws EngineError on invalid input. */
   add(id: number, req: GenerateRequest): void;
   step(opts?: StepOptions): Promise<StepOutput>;

@@ -11,7 +11,8 @@ import { Directions } from "../engine/directions.js";
 import { Engine } from "../engine/engine.js";
 import { LANGUAGES } from "../languages.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
-import { DEFAULT_DECODE_OPTIONS, type DecodeOptions, type PoolStats, type StepEngine } from "../engine/types.js";
+import { describeDecodeDefaults, resolveDecodeDefaults } from "../engine/decode-defaults.js";
+import type { DecodeOptions, PoolStats, StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
 import type { AccessRecord } from "./access-log.js";
 import { createApp, mountAdmin } from "./app.js";
@@ -122,11 +123,19 @@ function buildSlot(
     log,
   );
   const info = engine.info;
+  // Defaults: operator setting > the engine's release > the model's generation_config.json > built-in.
+  const resolved = resolveDecodeDefaults({
+    operator: settings.beamSize !== undefined ? { beamSize: settings.beamSize } : {},
+    engine: decodeDefaults,
+    ...(engine.generationDefaults ? { model: engine.generationDefaults } : {}),
+  });
+  log(`${name}: decoding defaults ${describeDecodeDefaults(resolved)}`);
   const service = new TranslationService({
     info,
     tokenizer,
     scheduler,
-    defaults: { ...DEFAULT_DECODE_OPTIONS, beamSize: settings.beamSize, ...decodeDefaults },
+    defaults: resolved.options,
+    ...(resolved.maxNewTokens !== undefined ? { maxNewTokensDefault: resolved.maxNewTokens } : {}),
     segmentTokens: Math.min(settings.maxSegmentTokens ?? info.maxSourceTokens, info.maxSourceTokens),
     maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
   });

@@ -41,8 +41,8 @@ export interface ServerSettings {
   maxBatchTokens: number | undefined;
   /** Most source tokens encoded per engine step. */
   encodeTokenBudget: number;
-  /** beam_size used when the client gives none (1 = greedy). */
-  beamSize: number;
+  /** beam_size used when the client gives none (1 = greedy); undefined = the model's generation_config.json. */
+  beamSize: number | undefined;
   /** Largest beam_size a client may ask for. */
   maxBeam: number;
   /** Largest max_new_tokens a client may ask for (also capped by the model's positions). */
@@ -89,7 +89,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "maxBatch", env: "GLOSSA_MAX_BATCH", flag: "--max-batch", kind: "int", min: 1 },
   { key: "maxBatchTokens", env: "GLOSSA_MAX_BATCH_TOKENS", flag: "--max-batch-tokens", kind: "int", min: 1, optional: true },
   { key: "encodeTokenBudget", env: "GLOSSA_ENCODE_TOKEN_BUDGET", flag: "--encode-token-budget", kind: "int", min: 1 },
-  { key: "beamSize", env: "GLOSSA_BEAM_SIZE", flag: "--beam-size", kind: "int", min: 1 },
+  { key: "beamSize", env: "GLOSSA_BEAM_SIZE", flag: "--beam-size", kind: "int", min: 1, optional: true },
   { key: "maxBeam", env: "GLOSSA_MAX_BEAM", flag: "--max-beam", kind: "int", min: 1 },
   { key: "maxNewTokens", env: "GLOSSA_MAX_NEW_TOKENS", flag: "--max-new-tokens", kind: "int", min: 1 },
   { key: "maxSegmentTokens", env: "GLOSSA_MAX_SEGMENT_TOKENS", flag: "--max-segment-tokens", kind: "int", min: 4, optional: true },
@@ -116,7 +116,7 @@ export function defaultSettings(): ServerSettings {
     maxBatch: 32,
     maxBatchTokens: undefined,
     encodeTokenBudget: 512,
-    beamSize: 1,
+    beamSize: undefined,
     maxBeam: 8,
     maxNewTokens: 512,
     maxSegmentTokens: undefined,

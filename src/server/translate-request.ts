@@ -216,18 +216,22 @@ export function parseTranslateBody(body: unknown, limits: RequestLimits): Transl
   };
 }
 
-/** The decode options of a segment: server defaults, then the client's overrides. */
+/**
+ * The decode options of a segment: server defaults (operator > engine > model's generation_config > built-in,
+ * src/engine/decode-defaults.ts), then the client's overrides.
+ */
 export function decodeOptionsFor(
   defaults: DecodeOptions,
   overrides: DecodeOverrides,
   srcTokens: number,
   maxNewTokensCap: number,
+  maxNewTokensDefault?: number,
 ): DecodeOptions {
-  // Unless the client chose, allow generous room for the translation relative to the source.
-  const adaptive = Math.min(maxNewTokensCap, 16 + 2 * srcTokens);
+  // Unless the client or a defaults layer chose, allow generous room for the translation relative to the source.
+  const fallback = maxNewTokensDefault ?? 16 + 2 * srcTokens;
   return {
     ...defaults,
-    maxNewTokens: Math.min(maxNewTokensCap, overrides.maxNewTokens ?? adaptive),
+    maxNewTokens: Math.min(maxNewTokensCap, overrides.maxNewTokens ?? fallback),
     ...(overrides.beamSize !== undefined ? { beamSize: overrides.beamSize } : {}),
     ...(overrides.lengthPenalty !== undefined ? { lengthPenalty: overrides.lengthPenalty } : {}),
     ...(overrides.earlyStopping !== undefined ? { earlyStopping: overrides.earlyStopping } : {}),

@@ -34,8 +34,10 @@ export interface ServiceConfig {
   info: ModelInfo;
   tokenizer: ServingTokenizer;
   scheduler: BatchScheduler;
-  /** Defaults for decoding, before the client's options. */
+  /** Defaults for decoding, before the client's options (src/engine/decode-defaults.ts resolves them). */
   defaults: DecodeOptions;
+  /** max_new_tokens when the client gives none; undefined = 16 + 2 x source tokens. */
+  maxNewTokensDefault?: number;
   /** Source tokens (with language code and </s>) above which a line is split into sentences. */
   segmentTokens: number;
   /** Largest max_new_tokens used. */
@@ -146,7 +148,7 @@ export class TranslationService {
         for (const line of plan.lines) {
           for (const seg of line.segments) {
             const srcIds = encode(seg, this.cfg.segmentTokens);
-            const options = decodeOptionsFor(this.cfg.defaults, overrides, srcIds.length, this.cfg.maxNewTokensCap);
+            const options = decodeOptionsFor(this.cfg.defaults, overrides, srcIds.length, this.cfg.maxNewTokensCap, this.cfg.maxNewTokensDefault);
             requests.push({ srcIds, forcedBosId, options });
             segmentText.push(textIndex);
           }

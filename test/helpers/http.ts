@@ -14,8 +14,9 @@ export const MODEL = modelDir();
 export const modelSkip: string | false = existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`;
 
 export function testSettings(over: Partial<ServerSettings> = {}): ServerSettings {
-  // No registry file: only the reference engine is served.
-  return { ...defaultSettings(), port: 0, host: "127.0.0.1", threads: 2, modelDir: MODEL, dbPath: join(MODEL, "no-registry.sqlite"), ...over };
+  // No registry file: only the reference engine is served. beamSize 1: these tests were written for greedy
+  // decoding (per-step streaming, fast); the model's own defaults (beam 4) are tested in generation-defaults.test.ts.
+  return { ...defaultSettings(), port: 0, host: "127.0.0.1", threads: 2, modelDir: MODEL, dbPath: join(MODEL, "no-registry.sqlite"), beamSize: 1, ...over };
 }
 
 export interface Answer {

@@ -11,6 +11,8 @@
         "src/kernels/generic.cc",
         "src/kernels/avx2.cc",
         "src/kernels/avx512.cc",
+        "src/backend/backend.cc",
+        "src/backend/registry.cc",
         "src/backend/cpu_backend.cc",
         "src/model/tensor_ref.cc",
         "src/model/weight_store.cc",

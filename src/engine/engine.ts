@@ -13,6 +13,7 @@ import {
   DEFAULT_DECODE_OPTIONS,
   EngineError,
   type DecodeOptions,
+  type DeviceMemory,
   type GenerateRequest,
   type GenerateResult,
   type ModelInfo,
@@ -41,6 +42,18 @@ export interface EngineLoadOptions {
    * into the F16/BF16 -> F32 conversion. false exists only for bench/load.ts, which measures what it costs.
    */
   checkFinite?: boolean;
+  /** "cpu" (default), "cuda" or "cuda:N" (the CUDA backend; needs a build with nvcc and a visible GPU). */
+  device?: string;
+  /** CUDA compute precision: "f16" (default), "bf16" or "f32" (exact mode: FP32 GEMMs, no TF32). */
+  compute?: "f16" | "bf16" | "f32";
+  /** CUDA: batch-invariant kernels only (slower; results independent of batch composition). */
+  deterministic?: boolean;
+  /** CUDA: record decode steps as CUDA graphs at bucketed batch sizes (default true). */
+  cudaGraphs?: boolean;
+  /** CUDA without kvBlocks/kvMemoryMiB: the KV pool takes this fraction of the free device memory (default 0.9). */
+  kvMemoryFraction?: number;
+  /** Tests: run the device-search code path on the CPU backend. */
+  hostSearchEmulation?: boolean;
 }
 
 /** Default encode budget per step (source tokens). */
@@ -56,6 +69,7 @@ export class Engine implements StepEngine {
   private queuedAdds: Array<{ id: number; req: GenerateRequest }> = [];
   private queuedCancels = new Set<number>();
   private lastStats: PoolStats;
+  private lastMemory: DeviceMemory = { totalBytes: 0, freeBytes: 0, usedBytes: 0 };
   private nextInternalId = 2 ** 50;
   private disposed = false;
 
@@ -82,6 +96,9 @@ export class Engine implements StepEngine {
       kernels: n.kernels,
       cpuFeatures: n.cpuFeatures,
       threads: n.threads,
+      device: n.device,
+      deviceName: n.deviceName,
+      kvBlocks: n.kvBlocks,
     };
     this.lastStats = native.poolStats();
   }
@@ -91,9 +108,20 @@ export class Engine implements StepEngine {
     const c = ckpt.config;
     const blockSize = opts.blockSize ?? 16;
     if (!Number.isInteger(blockSize) || blockSize <= 0) throw new EngineError("blockSize must be a positive integer");
-    const blockBytes = c.decoderLayers * 2 * blockSize * c.dModel * 4;
-    const kvBlocks = opts.kvBlocks ?? Math.max(8, Math.floor(((opts.kvMemoryMiB ?? 1024) * 1024 * 1024) / blockBytes));
-    if (!Number.isInteger(kvBlocks) || kvBlocks <= 0) throw new EngineError("kvBlocks must be a positive integer");
+    const device = opts.device ?? "cpu";
+    if (!/^(cpu|cuda|cuda:\d{1,3})$/.test(device)) throw new EngineError(`device "${device}" is not cpu, cuda or cuda:N`);
+    const onCuda = device !== "cpu";
+    if (opts.compute !== undefined && !["f16", "bf16", "f32"].includes(opts.compute))
+      throw new EngineError(`compute "${String(opts.compute)}" is not f16, bf16 or f32`);
+    const fraction = opts.kvMemoryFraction ?? 0.9;
+    if (!(fraction > 0 && fraction <= 1)) throw new EngineError("kvMemoryFraction must be in (0, 1]");
+    const elementBytes = onCuda && opts.compute !== "f32" ? 2 : 4;
+    const blockBytes = c.decoderLayers * 2 * blockSize * c.dModel * elementBytes;
+    // CUDA: without an explicit size the native side sizes the pool from free device memory (kvBlocks 0).
+    const kvBlocks =
+      opts.kvBlocks ??
+      (onCuda && opts.kvMemoryMiB === undefined ? 0 : Math.max(8, Math.floor(((opts.kvMemoryMiB ?? 1024) * 1024 * 1024) / blockBytes)));
+    if (!Number.isInteger(kvBlocks) || kvBlocks < 0 || (kvBlocks === 0 && !onCuda)) throw new EngineError("kvBlocks must be a positive integer");
     const threads = opts.threads ?? cpus().length;
     if (!Number.isInteger(threads) || threads <= 0 || threads > 256) throw new EngineError("threads must be an integer in [1, 256]");
     let native: NativeEngine;
@@ -104,6 +132,12 @@ export class Engine implements StepEngine {
         blockSize,
         kernels: opts.kernels ?? "",
         checkFinite: opts.checkFinite ?? true,
+        device,
+        compute: opts.compute ?? "",
+        deterministic: opts.deterministic ?? false,
+        cudaGraphs: opts.cudaGraphs ?? true,
+        kvMemoryFraction: fraction,
+        hostSearchEmulation: opts.hostSearchEmulation ?? false,
       });
     } catch (e) {
       throw new EngineError((e as Error).message);
@@ -217,6 +251,12 @@ export class Engine implements StepEngine {
 
   pending(): number {
     return this.live.size;
+  }
+
+  /** Device memory (CUDA; zeros on the CPU); while a step runs, as of the end of the previous step. */
+  deviceMemory(): DeviceMemory {
+    if (!this.inFlight && !this.disposed) this.lastMemory = this.native.memory();
+    return this.lastMemory;
   }
 
   /** KV-cache bookkeeping problems found by the native engine (empty when consistent). */

@@ -5,13 +5,24 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import type { MBartConfig, TensorLocation } from "./loader.js";
-import type { DecodeOptions, PoolStats, StepOutput } from "./types.js";
+import type { DecodeOptions, DeviceMemory, PoolStats, StepOutput } from "./types.js";
 
 export interface NativeInfo {
   kernels: string;
   cpuFeatures: string[];
   threads: number;
   precision: string;
+  device: string;
+  deviceName: string;
+  memory: DeviceMemory;
+  kvBlocks: number;
+}
+
+/** Whether this build has the CUDA backend and whether a device is usable now (reason when not). */
+export interface CudaStatus {
+  compiled: boolean;
+  available: boolean;
+  reason: string;
 }
 
 export interface NativeEngineOptions {
@@ -22,6 +33,18 @@ export interface NativeEngineOptions {
   kernels?: string;
   /** Refuse NaN/Inf weights while converting them at load (default true). */
   checkFinite?: boolean;
+  /** "cpu" (default), "cuda" or "cuda:N". */
+  device?: string;
+  /** CUDA compute precision: "f16" (default), "bf16" or "f32" (exact mode). */
+  compute?: string;
+  /** CUDA: batch-invariant kernels only (no cuBLAS for weight GEMMs). */
+  deterministic?: boolean;
+  /** CUDA: record decode steps as CUDA graphs (default true). */
+  cudaGraphs?: boolean;
+  /** CPU: run the device-search path on the host (tests). */
+  hostSearchEmulation?: boolean;
+  /** kvBlocks 0 on CUDA: this fraction of the free device memory after the weights (default 0.9). */
+  kvMemoryFraction?: number;
 }
 
 export interface NativeEngine {
@@ -33,12 +56,15 @@ export interface NativeEngine {
   check(): string[];
   pending(): number;
   debugForward(srcIds: Int32Array): { encoderOut: Float32Array; logits: Float32Array };
+  /** Device memory now (CUDA; zeros on the CPU). */
+  memory(): DeviceMemory;
   /** Frees the engine's memory now; later calls throw. */
   dispose(): void;
 }
 
 interface NativeModule {
   loadEngine(config: MBartConfig, tensors: TensorLocation[], options: NativeEngineOptions): Promise<NativeEngine>;
+  cudaStatus(): CudaStatus;
   version: string;
 }
 

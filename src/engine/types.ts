@@ -71,6 +71,20 @@ export interface ModelInfo {
   /** CPU features detected, e.g. ["avx2","fma","avx512f","avx512vnni"]. */
   cpuFeatures: string[];
   threads: number;
+  /** Where the engine computes: "cpu" or "cuda:N" (absent: cpu). */
+  device?: string;
+  /** The device's name, e.g. "NVIDIA H200" (CUDA). */
+  deviceName?: string;
+  /** KV cache blocks in the pool (on the device for CUDA). */
+  kvBlocks?: number;
+}
+
+/** Device memory of a CUDA engine, in bytes (zeros on the CPU). */
+export interface DeviceMemory {
+  totalBytes: number;
+  freeBytes: number;
+  /** Allocated by this engine (weights, KV pool, scratch). */
+  usedBytes: number;
 }
 
 export interface PoolRequestUse {

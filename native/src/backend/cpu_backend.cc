@@ -110,7 +110,8 @@ class Float32Linear : public Linear {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const KernelTable& kernels, ThreadPool& pool) : kernels_(kernels), pool_(pool) {}
+CpuBackend::CpuBackend(const KernelTable& kernels, ThreadPool& pool, bool hostSearchEmulation)
+    : kernels_(kernels), pool_(pool), hostSearchEmulation_(hostSearchEmulation) {}
 
 std::unique_ptr<Buffer> CpuBackend::allocate(std::size_t floats) { return std::make_unique<HostBuffer>(floats); }
 
@@ -186,6 +187,11 @@ void CpuBackend::addInPlace(float* x, const float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+void CpuBackend::gatherRows(const float* src, const int* rows, int n, int d, float* dst) {
+  for (int i = 0; i < n; ++i)
+    std::memcpy(dst + static_cast<std::size_t>(i) * d, src + static_cast<std::size_t>(rows[i]) * d, sizeof(float) * d);
+}
+
 namespace {
 
 // softmax(scores[0..n)) in place; fixed order.
@@ -199,24 +205,20 @@ void softmaxInPlace(const KernelTable& kt, float* s, int n) {
 
 }  // namespace
 
-void CpuBackend::segmentAttention(const float* qkv, const int* segStart, const int* segLen, int segments, int heads,
-                                  int d, float scale, float* out) {
+void CpuBackend::segmentAttention(const float* qkv, const SegmentRows& seg, int M, int heads, int d, float scale,
+                                  float* out) {
   const int hd = d / heads;
   const int ld = 3 * d;
   // Work items: (row, head) pairs over all segments.
-  std::vector<int> rowSeg;
-  for (int s = 0; s < segments; ++s)
-    for (int i = 0; i < segLen[s]; ++i) rowSeg.push_back(s);
-  const std::size_t items = rowSeg.size() * static_cast<std::size_t>(heads);
+  const std::size_t items = static_cast<std::size_t>(M) * heads;
   pool_.parallelFor(items, [&](std::size_t b, std::size_t e) {
     std::vector<float> scores;
     for (std::size_t it = b; it < e; ++it) {
       const int r = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
-      // Segments are contiguous from row 0, so r is also the absolute row index.
-      const int s = rowSeg[static_cast<std::size_t>(r)];
-      const int start = segStart[s];
-      const int n = segLen[s];
+      const int s = seg.rowSeg[r];
+      const int start = seg.segStart[s];
+      const int n = seg.segLen[s];
       const float* q = qkv + static_cast<std::size_t>(r) * ld + h * hd;
       scores.resize(static_cast<std::size_t>(n));
       for (int j = 0; j < n; ++j)
@@ -241,7 +243,7 @@ void CpuBackend::storeKv(const PagedKvLayout& kv, int layer, const float* k, con
 }
 
 void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float* q, int ldq, int M,
-                                const AttentionRow* rows, int heads, float scale, float* out) {
+                                const PagedRows& rows, int heads, float scale, float* out) {
   const int d = kv.d;
   const int hd = d / heads;
   const int bs = kv.blockSize;
@@ -251,18 +253,55 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
     for (std::size_t it = b; it < e; ++it) {
       const int m = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
-      const AttentionRow& row = rows[m];
+      const int* blocks = rows.tables + static_cast<std::size_t>(rows.rowSeq[m]) * rows.stride;
+      const int numKeys = rows.numKeys[m];
       const float* qh = q + static_cast<std::size_t>(m) * ldq + h * hd;
-      scores.resize(static_cast<std::size_t>(row.numKeys));
-      for (int j = 0; j < row.numKeys; ++j)
-        scores[j] = kernels_.dot(qh, kv.at(row.blocks[j / bs], layer, 0, j % bs) + h * hd, hd) * scale;
-      softmaxInPlace(kernels_, scores.data(), row.numKeys);
+      scores.resize(static_cast<std::size_t>(numKeys));
+      for (int j = 0; j < numKeys; ++j)
+        scores[j] = kernels_.dot(qh, kv.at(blocks[j / bs], layer, 0, j % bs) + h * hd, hd) * scale;
+      softmaxInPlace(kernels_, scores.data(), numKeys);
       float* o = out + static_cast<std::size_t>(m) * d + h * hd;
       for (int i = 0; i < hd; ++i) o[i] = 0.f;
-      for (int j = 0; j < row.numKeys; ++j)
-        kernels_.axpy(scores[j], kv.at(row.blocks[j / bs], layer, 1, j % bs) + h * hd, o, hd);
+      for (int j = 0; j < numKeys; ++j)
+        kernels_.axpy(scores[j], kv.at(blocks[j / bs], layer, 1, j % bs) + h * hd, o, hd);
     }
   }, 4);
+}
+
+RowSearchResults CpuBackend::enqueueRowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds,
+                                              int cap) {
+  stats_.assign(static_cast<std::size_t>(rows) * 2, 0.f);
+  topValue_.assign(static_cast<std::size_t>(rows) * k, -INFINITY);
+  topToken_.assign(static_cast<std::size_t>(rows) * k, -1);
+  special_.assign(static_cast<std::size_t>(rows) * cap, 0.f);
+  pool_.parallelFor(static_cast<std::size_t>(rows), [&](std::size_t b, std::size_t e) {
+    for (std::size_t r = b; r < e; ++r) {
+      const float* x = logits + r * static_cast<std::size_t>(vocab);
+      float mx = -INFINITY;
+      for (int t = 0; t < vocab; ++t) mx = x[t] > mx ? x[t] : mx;
+      stats_[2 * r] = mx;
+      stats_[2 * r + 1] = mx == -INFINITY ? 0.f : kernels_.sumExp(x, vocab, mx);
+      float* tv = topValue_.data() + r * k;
+      int* tt = topToken_.data() + r * k;
+      for (int t = 0; t < vocab; ++t) {
+        const float v = x[t];
+        if (!(v > tv[k - 1])) continue;  // ties keep the lower token already held
+        int i = k - 1;
+        while (i > 0 && v > tv[i - 1]) {
+          tv[i] = tv[i - 1];
+          tt[i] = tt[i - 1];
+          --i;
+        }
+        tv[i] = v;
+        tt[i] = t;
+      }
+      for (int j = 0; j < cap; ++j) {
+        const int id = specialIds[r * cap + j];
+        special_[r * cap + j] = id >= 0 && id < vocab ? x[id] : 0.f;
+      }
+    }
+  });
+  return RowSearchResults{stats_.data(), topValue_.data(), topToken_.data(), special_.data()};
 }
 
 }  // namespace glossa

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/registry.h"
 #include "engine/engine_core.h"
 #include "quant/quant_binding.h"
 
@@ -117,6 +118,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                         InstanceMethod("check", &NativeEngine::Check),
                         InstanceMethod("pending", &NativeEngine::Pending),
                         InstanceMethod("debugForward", &NativeEngine::DebugForward),
+                        InstanceMethod("memory", &NativeEngine::Memory),
                         InstanceMethod("dispose", &NativeEngine::Dispose)});
   }
 
@@ -142,6 +144,19 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return info.Env().Undefined();
   }
 
+  static Napi::Object memoryObject(Napi::Env env, const DeviceMemory& mem) {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("totalBytes", Napi::Number::New(env, static_cast<double>(mem.total)));
+    m.Set("freeBytes", Napi::Number::New(env, static_cast<double>(mem.free)));
+    m.Set("usedBytes", Napi::Number::New(env, static_cast<double>(mem.used)));
+    return m;
+  }
+
+  Napi::Value Memory(const Napi::CallbackInfo& info) {
+    requireIdle(info.Env());
+    return memoryObject(info.Env(), core_->backend().memory());
+  }
+
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     requireIdle(env);
@@ -153,6 +168,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("cpuFeatures", feats);
     o.Set("threads", core_->backend().threads());
     o.Set("precision", core_->precision());
+    const Backend& b = core_->backend();
+    o.Set("device", b.device());
+    o.Set("deviceName", b.deviceName());
+    o.Set("memory", memoryObject(env, b.memory()));
+    o.Set("kvBlocks", core_->kvBlocks());
     return o;
   }
 
@@ -376,6 +396,12 @@ Napi::Value LoadEngine(const Napi::CallbackInfo& info) {
   opt.blockSize = getInt(o, "blockSize", 16);
   opt.kernels = getString(o, "kernels", "");
   opt.checkFinite = getBool(o, "checkFinite", true);
+  opt.device = getString(o, "device", "cpu");
+  opt.compute = getString(o, "compute", "");
+  opt.deterministic = getBool(o, "deterministic", false);
+  opt.cudaGraphs = getBool(o, "cudaGraphs", true);
+  opt.hostSearchEmulation = getBool(o, "hostSearchEmulation", false);
+  opt.kvMemoryFraction = getDouble(o, "kvMemoryFraction", 0.9);
   AddonData* data = env.GetInstanceData<AddonData>();
   auto* w = new LoadWorker(env, std::move(cfg), std::move(tensors), std::move(opt), data->engineCtor.Value());
   Napi::Promise p = w->promise();
@@ -391,6 +417,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", ctor);
   exports.Set("loadEngine", Napi::Function::New(env, LoadEngine));
   exports.Set("version", Napi::String::New(env, "1.0.0"));
+  exports.Set("cudaStatus", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    const std::string why = cudaUnavailableReason();
+    o.Set("compiled", cudaCompiled());
+    o.Set("available", why.empty());
+    o.Set("reason", why);
+    return o;
+  }));
   registerQuantBindings(env, exports);  // calibration pipeline (src/calib)
   return exports;
 }

@@ -145,4 +145,117 @@ float lengthNormalised(float sumLogProbs, int generatedLength, float lengthPenal
   return sumLogProbs / denom;
 }
 
+SparseProcessors sparseProcessors(const std::vector<int>& tokens, const DecodeOptions& opt, const SearchSettings& s,
+                                  int forcedBosId, int maxLength, int vocab) {
+  SparseProcessors sp;
+  const int curLen = static_cast<int>(tokens.size());
+  // Forced BOS / EOS come last in HF's order and overwrite every other processor.
+  if (s.forcedEosId >= 0 && curLen == maxLength - 1) {
+    sp.forced = s.forcedEosId;
+    return sp;
+  }
+  if (forcedBosId >= 0 && curLen == 1) {
+    sp.forced = forcedBosId;
+    return sp;
+  }
+  std::map<int, std::pair<bool, bool>> changed;  // token -> (penalized, banned)
+  if (opt.repetitionPenalty != 1.0f)
+    for (int t : tokens)
+      if (t >= 0 && t < vocab) changed[t].first = true;
+  const int n = opt.noRepeatNgramSize;
+  if (n > 0 && curLen + 1 >= n) {
+    for (int i = 0; i + n <= curLen; ++i) {
+      bool match = true;
+      for (int j = 0; j < n - 1 && match; ++j) match = tokens[static_cast<std::size_t>(i + j)] == tokens[static_cast<std::size_t>(curLen - n + 1 + j)];
+      if (match) {
+        const int banned = tokens[static_cast<std::size_t>(i + n - 1)];
+        if (banned >= 0 && banned < vocab) changed[banned].second = true;
+      }
+    }
+  }
+  if (s.minLength > 0 && curLen < s.minLength && s.eosId >= 0 && s.eosId < vocab) changed[s.eosId].second = true;
+  for (const auto& c : changed) {
+    sp.ids.push_back(c.first);
+    sp.penalized.push_back(c.second.first ? 1 : 0);
+    sp.banned.push_back(c.second.second ? 1 : 0);
+  }
+  return sp;
+}
+
+namespace {
+
+// applyLogitsProcessors on one changed value (penalty first, then bans), as the dense version does.
+float processChanged(float v, bool penalized, bool banned, float penalty) {
+  if (penalized) v = v < 0 ? v * penalty : v / penalty;
+  if (banned) v = kNegInf;
+  return v;
+}
+
+}  // namespace
+
+std::vector<BeamCandidate> rowCandidatesFromReductions(const RowReductions& red, const SparseProcessors& sp,
+                                                       const DecodeOptions& opt, float beamScore, int beamIndex,
+                                                       int count) {
+  std::vector<BeamCandidate> top;
+  if (sp.forced >= 0) {
+    top.push_back(BeamCandidate{0.f + beamScore, beamIndex, sp.forced});
+    return top;
+  }
+  if (red.max == kNegInf) return top;  // log_softmax of an all -inf row leaves it -inf: no candidates
+  const float mx = red.max;
+  const float lse = std::log(red.sumExp);
+  auto add = [&](float v, int token) {
+    const float sc = v + beamScore;
+    if (v == kNegInf || sc == kNegInf || !(sc == sc)) return;
+    top.push_back(BeamCandidate{sc, beamIndex, token});
+  };
+  int taken = 0;
+  for (int i = 0; i < red.k && taken < count; ++i) {
+    const int t = red.topToken[i];
+    if (t < 0) break;
+    if (std::binary_search(sp.ids.begin(), sp.ids.end(), t)) continue;
+    add((red.topValue[i] - mx) - lse, t);
+    ++taken;
+  }
+  for (std::size_t j = 0; j < sp.ids.size(); ++j)
+    add(processChanged((red.special[j] - mx) - lse, sp.penalized[j] != 0, sp.banned[j] != 0, opt.repetitionPenalty),
+        sp.ids[j]);
+  std::sort(top.begin(), top.end(), better);
+  if (static_cast<int>(top.size()) > count) top.resize(static_cast<std::size_t>(count));
+  return top;
+}
+
+GreedyPick greedyPickFromReductions(const RowReductions& red, const SparseProcessors& sp, const DecodeOptions& opt) {
+  if (sp.forced >= 0) return GreedyPick{sp.forced, -std::log(1.0f)};
+  // Best unchanged token: the first raw candidate that is not in the changed set.
+  int best = -1;
+  float bestValue = kNegInf;
+  for (int i = 0; i < red.k; ++i) {
+    const int t = red.topToken[i];
+    if (t < 0) break;
+    if (std::binary_search(sp.ids.begin(), sp.ids.end(), t)) continue;
+    best = t;
+    bestValue = red.topValue[i];
+    break;
+  }
+  std::vector<float> changed(sp.ids.size());
+  for (std::size_t j = 0; j < sp.ids.size(); ++j) {
+    changed[j] = processChanged(red.special[j], sp.penalized[j] != 0, sp.banned[j] != 0, opt.repetitionPenalty);
+    const float v = changed[j];
+    if (best < 0 || v > bestValue || (v == bestValue && sp.ids[j] < best)) {
+      best = sp.ids[j];
+      bestValue = v;
+    }
+  }
+  if (best < 0) return GreedyPick{0, 0.f};
+  if (sp.ids.empty() && bestValue == red.max) return GreedyPick{best, -std::log(red.sumExp)};
+  // sum exp(processed - best) = sum over the raw row, minus the changed tokens' raw terms, plus their new ones.
+  double total = static_cast<double>(red.sumExp) * std::exp(static_cast<double>(red.max) - bestValue);
+  for (std::size_t j = 0; j < sp.ids.size(); ++j) {
+    total -= std::exp(static_cast<double>(red.special[j]) - bestValue);
+    if (changed[j] != kNegInf) total += std::exp(static_cast<double>(changed[j]) - bestValue);
+  }
+  return GreedyPick{best, -static_cast<float>(std::log(std::max(total, 1e-30)))};
+}
+
 }  // namespace glossa

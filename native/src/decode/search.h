@@ -55,6 +55,38 @@ struct GreedyPick {
 GreedyPick greedyPick(const float* logits, int vocab, const std::vector<int>& tokens, const DecodeOptions& opt,
                       const SearchSettings& s, int forcedBosId, int maxLength, std::vector<float>& scratch);
 
+// The logits processors of one row in sparse form, for the device search path: a forced token (every other
+// token -inf), or the few tokens whose value the processors change (`ids`, sorted; penalized by the repetition
+// penalty and/or banned); every other token keeps its value.
+struct SparseProcessors {
+  int forced = -1;
+  std::vector<int> ids;
+  std::vector<unsigned char> penalized, banned;  // per entry of ids
+};
+SparseProcessors sparseProcessors(const std::vector<int>& tokens, const DecodeOptions& opt, const SearchSettings& s,
+                                  int forcedBosId, int maxLength, int vocab);
+
+// Row reductions computed where the logits are (Backend::enqueueRowSearch): max and sum exp(x - max) of the raw
+// row, its k best raw values (best first, ties lower token first) and the raw values at sp.ids.
+struct RowReductions {
+  float max = 0.f, sumExp = 0.f;
+  const float* topValue = nullptr;
+  const int* topToken = nullptr;
+  int k = 0;
+  const float* special = nullptr;  // one per sp.ids entry
+};
+// How many raw candidates the device must return for a row that needs `count` candidates: enough that `count`
+// remain after the row's special tokens are taken out, plus one.
+inline int rawCandidatesNeeded(int count, const SparseProcessors& sp) { return count + static_cast<int>(sp.ids.size()) + 1; }
+
+// rowCandidates / greedyPick from a row's reductions: the same candidates, order and log-probabilities as the host
+// functions given the same row statistics (greedy log-probability of a row with changed tokens is recombined
+// from the statistics in double precision).
+std::vector<BeamCandidate> rowCandidatesFromReductions(const RowReductions& red, const SparseProcessors& sp,
+                                                       const DecodeOptions& opt, float beamScore, int beamIndex,
+                                                       int count);
+GreedyPick greedyPickFromReductions(const RowReductions& red, const SparseProcessors& sp, const DecodeOptions& opt);
+
 // Merges per-beam candidate lists into the best `count` overall (best first; ties: lower beam, then lower token id).
 std::vector<BeamCandidate> mergeCandidates(const std::vector<std::vector<BeamCandidate>>& rows, int count);
 

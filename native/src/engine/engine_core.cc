@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <map>
 
-#include "backend/cpu_backend.h"
+#include "backend/registry.h"
 #include "kernels/kernel_table.h"
 
 namespace glossa {
@@ -19,11 +19,37 @@ EngineCore::EngineCore(const ModelConfig& cfg, const std::vector<TensorEntry>& t
   const KernelTable& kt = selectKernels(cpu_, opt.kernels.c_str());
   search_.sumExp = kt.sumExp;
   threads_ = std::make_unique<ThreadPool>(opt.threads);
-  backend_ = std::make_unique<CpuBackend>(kt, *threads_);
+  BackendSpec spec;
+  spec.device = opt.device;
+  spec.kernels = opt.kernels;
+  spec.compute = opt.compute;
+  spec.deterministic = opt.deterministic;
+  spec.cudaGraphs = opt.cudaGraphs;
+  spec.hostSearchEmulation = opt.hostSearchEmulation;
+  backend_ = createBackend(spec, *threads_, cpu_);
+  backend_->bindThread();
   WeightStore weights(tensors, opt.checkFinite);
   model_ = std::make_unique<MBartModel>(cfg, weights, *backend_);
-  if (opt.blockSize <= 0 || opt.kvBlocks <= 0) throw std::invalid_argument("kvBlocks and blockSize must be positive");
-  pool_ = std::make_unique<BlockPool>(*backend_, opt.kvBlocks, opt.blockSize, cfg.decoderLayers, cfg.dModel);
+  if (opt.blockSize <= 0 || opt.kvBlocks < 0) throw std::invalid_argument("kvBlocks and blockSize must be positive");
+  int blocks = opt.kvBlocks;
+  if (blocks == 0) {
+    // Size the pool from the device memory left after the weights (CUDA), keeping 1 - fraction free.
+    const DeviceMemory mem = backend_->memory();
+    if (mem.total == 0) throw std::invalid_argument("kvBlocks must be positive on the " + backend_->device() + " backend");
+    if (!(opt.kvMemoryFraction > 0 && opt.kvMemoryFraction <= 1))
+      throw std::invalid_argument("kvMemoryFraction must be in (0, 1]");
+    PagedKvLayout probe;
+    probe.blockSize = opt.blockSize;
+    probe.layers = cfg.decoderLayers;
+    probe.d = cfg.dModel;
+    probe.elementBytes = backend_->kvElementBytes();
+    const double budget = static_cast<double>(mem.free) * opt.kvMemoryFraction;
+    blocks = static_cast<int>(std::min(budget / static_cast<double>(probe.blockBytes()) - 1, 4.0e6));
+    if (blocks < 8)
+      throw std::runtime_error("not enough free device memory for a KV cache (" + std::to_string(mem.free >> 20) +
+                               " MiB free after the weights)");
+  }
+  pool_ = std::make_unique<BlockPool>(*backend_, blocks, opt.blockSize, cfg.decoderLayers, cfg.dModel);
 }
 
 void EngineCore::add(std::int64_t id, GenerateRequest req) {
@@ -111,6 +137,7 @@ void EngineCore::shareResumePrefix(Request& r) {
 }
 
 StepResult EngineCore::step(int encodeTokenBudget) {
+  backend_->bindThread();
   StepResult out;
   const int budget = encodeTokenBudget > 0 ? encodeTokenBudget : (1 << 30);
 
@@ -209,10 +236,109 @@ StepResult EngineCore::step(int encodeTokenBudget) {
   out.batchSize = static_cast<int>(seqs.size());
   if (seqs.empty()) return out;
 
-  // 3. One decoder pass over every live beam.
-  std::vector<float>& logits = logits_;  // reused across steps (no page faults for the big vocab rows)
+  // 3. One decoder pass over every live beam. Its integer inputs (and the device search's) are uploaded once.
+  //    Host search: the logits come back and every row is searched here. Device search: each row's reductions
+  //    (statistics, best raw candidates, the values of tokens the logits processors change) come back instead,
+  //    except for rows whose processors change too many tokens (their logits come back).
+  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
+  struct RowJob {
+    Request* request;
+    int beam;
+    std::size_t row;
+    SparseProcessors sp;
+    bool host = true;
+  };
+  std::vector<RowJob> jobs;
+  {
+    std::size_t row = 0;
+    for (Request* r : running)
+      for (std::size_t b = 0; b < r->beams.size(); ++b) jobs.push_back(RowJob{r, static_cast<int>(b), row++, {}, true});
+  }
+  const bool deviceSearch = backend_->searchOnDevice();
+  constexpr int kMaxDeviceK = 64, kMaxDeviceCap = 32;
+  int k = 0, cap = 0;
+  if (deviceSearch) {
+    for (RowJob& j : jobs) {
+      const Request& r = *j.request;
+      const Beam& beam = r.beams[static_cast<std::size_t>(j.beam)];
+      j.sp = sparseProcessors(beam.tokens, r.req.options, search_, r.req.forcedBosId, maxLength(r), cfg_.vocabSize);
+      const int count = r.req.options.beamSize == 1 ? 1 : 2 * r.req.options.beamSize;
+      const int need = rawCandidatesNeeded(count, j.sp);
+      j.host = need > kMaxDeviceK || static_cast<int>(j.sp.ids.size()) > kMaxDeviceCap;
+      if (j.host || j.sp.forced >= 0) continue;
+      k = std::max(k, need);
+      cap = std::max(cap, static_cast<int>(j.sp.ids.size()));
+    }
+    auto pow2 = [](int v) {
+      int p = 1;
+      while (p < v) p *= 2;
+      return p;
+    };
+    k = pow2(std::max(k, 1));
+    cap = cap == 0 ? 0 : std::max(4, pow2(cap));
+  }
+  bool pure = true;
+  for (const auto& s : seqs) pure = pure && s.count == 1;
+  int padRows = 0;
+  if (pure && backend_->recordsSteps()) {
+    static const int kBuckets[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512};
+    for (int b : kBuckets)
+      if (b >= static_cast<int>(seqs.size())) {
+        padRows = b;
+        break;
+      }
+  }
+  StepInputs in;
+  DecodePlan plan;
+  int specialsAt = 0;
   try {
-    model_->decode(seqs, pool_->layout(), logits);
+    plan = model_->planDecode(seqs, pool_->blockSize(), padRows, pool_->spareBlock(), in);
+    if (cap > 0) {
+      specialsAt = in.fill(static_cast<std::size_t>(plan.S) * cap, -1);
+      for (const RowJob& j : jobs)
+        if (!j.host && j.sp.forced < 0)
+          for (std::size_t i = 0; i < j.sp.ids.size(); ++i) in.at(specialsAt)[j.row * cap + i] = j.sp.ids[i];
+    }
+  } catch (const std::exception& e) {
+    for (Request* r : running) out.failed.emplace_back(r->id, std::string("decoder failed: ") + e.what());
+    for (Request* r : running) cancel(r->id);
+    return out;
+  }
+  std::vector<float>& logits = logits_;  // host search: reused across steps (no page faults for the big rows)
+  Recorded pass;
+  try {
+    const int* dev = backend_->uploadInts(in.data().data(), in.data().size());
+    const PagedKvLayout& kv = pool_->layout();
+    auto enqueue = [&] {
+      pass.logits = model_->runDecode(plan, dev, kv);
+      if (deviceSearch)
+        pass.search = backend_->enqueueRowSearch(pass.logits, plan.S, cfg_.vocabSize, k, cap ? dev + specialsAt : nullptr, cap);
+    };
+    if (padRows > 0) {
+      const std::uint64_t key = (static_cast<std::uint64_t>(plan.M) << 32) | (static_cast<std::uint64_t>(k) << 16) |
+                                static_cast<std::uint64_t>(cap);
+      bool ran = false;
+      backend_->replay(key, [&] {
+        enqueue();
+        ran = true;
+      });
+      if (ran) recorded_[key] = pass;
+      else pass = recorded_.at(key);
+    } else {
+      enqueue();
+    }
+    if (!deviceSearch) {
+      logits.resize(static_cast<std::size_t>(plan.S) * V);
+      backend_->download(pass.logits, logits.size(), logits.data());
+    } else {
+      // Rows searched on the host: their logits come back.
+      for (const RowJob& j : jobs)
+        if (j.host) {
+          if (logits.size() < (j.row + 1) * V) logits.resize(static_cast<std::size_t>(plan.S) * V);
+          backend_->download(pass.logits + j.row * V, V, logits.data() + j.row * V);
+        }
+    }
+    backend_->synchronize();
   } catch (const std::exception& e) {
     for (Request* r : running) out.failed.emplace_back(r->id, std::string("decoder failed: ") + e.what());
     for (Request* r : running) cancel(r->id);
@@ -226,18 +352,6 @@ StepResult EngineCore::step(int encodeTokenBudget) {
 
   // 4. Search update: the heavy per-row work (log-softmax, processors, top-k) in parallel, then the
   //    per-request bookkeeping (block forks, finished hypotheses) serially.
-  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
-  struct RowJob {
-    Request* request;
-    int beam;
-    std::size_t row;
-  };
-  std::vector<RowJob> jobs;
-  {
-    std::size_t row = 0;
-    for (Request* r : running)
-      for (std::size_t b = 0; b < r->beams.size(); ++b) jobs.push_back(RowJob{r, static_cast<int>(b), row++});
-  }
   std::vector<std::vector<BeamCandidate>> rowCands(jobs.size());
   std::vector<GreedyPick> picks(jobs.size());
   threads_->parallelFor(jobs.size(), [&](std::size_t b, std::size_t e) {
@@ -246,8 +360,27 @@ StepResult EngineCore::step(int encodeTokenBudget) {
       const RowJob& j = jobs[i];
       const Request& r = *j.request;
       const Beam& beam = r.beams[static_cast<std::size_t>(j.beam)];
+      const bool greedy = r.req.options.beamSize == 1;
+      if (!j.host) {
+        RowReductions red;
+        const RowSearchResults& s = pass.search;
+        if (j.sp.forced < 0) {
+          red.max = s.stats[2 * j.row];
+          red.sumExp = s.stats[2 * j.row + 1];
+          red.topValue = s.topValue + j.row * k;
+          red.topToken = s.topToken + j.row * k;
+          red.k = k;
+          red.special = cap ? s.special + j.row * cap : nullptr;
+        }
+        if (greedy)
+          picks[i] = greedyPickFromReductions(red, j.sp, r.req.options);
+        else
+          rowCands[i] = rowCandidatesFromReductions(red, j.sp, r.req.options, beam.score, j.beam,
+                                                    2 * r.req.options.beamSize);
+        continue;
+      }
       const float* rl = logits.data() + j.row * V;
-      if (r.req.options.beamSize == 1)
+      if (greedy)
         picks[i] = greedyPick(rl, cfg_.vocabSize, beam.tokens, r.req.options, search_, r.req.forcedBosId, maxLength(r), scratch);
       else
         rowCands[i] = rowCandidates(rl, cfg_.vocabSize, beam.tokens, r.req.options, search_, r.req.forcedBosId,
@@ -401,6 +534,7 @@ std::vector<std::string> EngineCore::check() const {
 }
 
 void EngineCore::debugForward(const std::vector<int>& srcIds, std::vector<float>& encoderOut, std::vector<float>& logits) {
+  backend_->bindThread();
   const int n = static_cast<int>(srcIds.size());
   if (n == 0 || n > cfg_.maxPositions) throw std::invalid_argument("source length out of range");
   for (int t : srcIds)

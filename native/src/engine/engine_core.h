@@ -4,6 +4,7 @@
 // Not thread-safe by itself: the caller (the N-API binding) never runs two calls at once.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,10 +21,16 @@ namespace glossa {
 
 struct EngineOptions {
   int threads = 1;
-  int kvBlocks = 0;
+  int kvBlocks = 0;              // 0: sized from the device's free memory x kvMemoryFraction (CUDA only)
   int blockSize = 16;
-  std::string kernels;  // "" = best available
   bool checkFinite = true;  // refuse NaN/Inf weights at load (false only in the load-cost benchmark)
+  std::string kernels;           // CPU kernel set, "" = best available
+  std::string device = "cpu";    // "cpu", "cuda", "cuda:N"
+  std::string compute;           // CUDA compute precision: "" / "f16", "bf16", "f32"
+  bool deterministic = false;    // CUDA: batch-invariant kernels only
+  bool cudaGraphs = true;        // CUDA: record decode steps at bucketed batch sizes
+  bool hostSearchEmulation = false;  // CPU: run the device-search path on the host (tests)
+  double kvMemoryFraction = 0.9;     // of the free device memory after the weights are loaded
 };
 
 struct GenerateRequest {
@@ -67,6 +74,7 @@ class EngineCore {
   const ModelConfig& config() const { return cfg_; }
   const CpuFeatures& cpu() const { return cpu_; }
   const Backend& backend() const { return *backend_; }
+  int kvBlocks() const { return pool_->totalBlocks(); }
   const char* precision() const { return model_->precision(); }
 
   void add(std::int64_t id, GenerateRequest req);  // throws std::invalid_argument on bad input
@@ -120,7 +128,13 @@ class EngineCore {
   std::unique_ptr<MBartModel> model_;
   std::unique_ptr<BlockPool> pool_;
   std::vector<std::unique_ptr<Request>> requests_;  // arrival order
-  std::vector<float> logits_;                        // last step's logits, one row per sequence
+  std::vector<float> logits_;                        // last step's logits, one row per sequence (host search)
+  // Recorded decoder passes (Backend::replay): the logits and search results they leave, by key.
+  struct Recorded {
+    const float* logits = nullptr;
+    RowSearchResults search;
+  };
+  std::map<std::uint64_t, Recorded> recorded_;
 };
 
 }  // namespace glossa

@@ -9,7 +9,10 @@ BlockPool::BlockPool(Backend& backend, int numBlocks, int blockSize, int layers,
   layout_.blockSize = blockSize;
   layout_.layers = layers;
   layout_.d = d;
-  storage_ = backend.allocate(layout_.blockFloats() * static_cast<std::size_t>(numBlocks));
+  layout_.elementBytes = backend.kvElementBytes();
+  // One spare block past the last id: padded rows of recorded decode passes write there; never handed out.
+  const std::size_t floatsPerBlock = (layout_.blockBytes() + sizeof(float) - 1) / sizeof(float);
+  storage_ = backend.allocate(floatsPerBlock * (static_cast<std::size_t>(numBlocks) + 1));
   layout_.base = storage_->data();
   refcounts_.assign(static_cast<std::size_t>(numBlocks), 0);
   free_.reserve(static_cast<std::size_t>(numBlocks));
@@ -49,7 +52,7 @@ int BlockPool::refcount(int block) const {
 void BlockPool::copyBlock(int src, int dst) {
   checkBlock(src);
   checkBlock(dst);
-  backend_.copy(layout_.at(src, 0, 0, 0), layout_.at(dst, 0, 0, 0), layout_.blockFloats());
+  backend_.copyKvBlock(layout_, src, dst);
 }
 
 void BlockPool::checkFreeList(std::vector<std::string>& errors) const {

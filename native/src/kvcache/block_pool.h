@@ -18,6 +18,8 @@ class BlockPool {
   int freeBlocks() const { return static_cast<int>(free_.size()); }
   int usedBlocks() const { return totalBlocks() - freeBlocks(); }
   const PagedKvLayout& layout() const { return layout_; }
+  // A block outside the refcounted ones (id totalBlocks()): scratch target of padded rows.
+  int spareBlock() const { return totalBlocks(); }
 
   // A fresh block with refcount 1, or -1 when the pool is exhausted.
   int allocate();

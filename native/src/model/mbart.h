@@ -27,6 +27,38 @@ struct DecodeSequence {
   int sourceLength = 0;
 };
 
+// Host-side integer inputs of one call, uploaded once (Backend::uploadInts); ops read them through offsets.
+class StepInputs {
+ public:
+  int add(const int* p, std::size_t n) {
+    const int at = static_cast<int>(data_.size());
+    data_.insert(data_.end(), p, p + n);
+    return at;
+  }
+  int add(const std::vector<int>& v) { return add(v.data(), v.size()); }
+  int fill(std::size_t n, int value) {
+    const int at = static_cast<int>(data_.size());
+    data_.resize(data_.size() + n, value);
+    return at;
+  }
+  int* at(int offset) { return data_.data() + offset; }
+  const std::vector<int>& data() const { return data_; }
+
+ private:
+  std::vector<int> data_;
+};
+
+// Where a decoder pass's inputs sit in its StepInputs (offsets) and its shapes. Rows beyond the real ones
+// (padding to a recorded batch size) feed the pad token, write their K/V into the pool's spare block and
+// attend to one key.
+struct DecodePlan {
+  int M = 0;        // query rows (padded)
+  int S = 0;        // sequences = logits rows (padded)
+  int stride = 0;   // block-table entries per sequence
+  int tokens = 0, positions = 0, slotBlock = 0, slotIndex = 0, rowSeq = 0, selfKeys = 0, crossKeys = 0, lastRows = 0,
+      selfTables = 0, crossTables = 0;
+};
+
 class MBartModel {
  public:
   MBartModel(const ModelConfig& cfg, const WeightStore& weights, Backend& backend);
@@ -40,6 +72,14 @@ class MBartModel {
 
   // Advances the decoder over all sequences; logits (host) gets one row of vocabSize per sequence.
   void decode(const std::vector<DecodeSequence>& seqs, const PagedKvLayout& kv, std::vector<float>& logits);
+
+  // The same in parts (EngineCore::step): planDecode appends the pass's integer inputs (validated) to `in`,
+  // padding to padRows rows when every sequence feeds one token (padRows >= sequences; 0: no padding) with
+  // spareBlock as the padded rows' KV slot; runDecode enqueues the pass on the uploaded inputs and returns the
+  // backend's S x vocab logits. runDecode uses no host data but plan, so it can be recorded and replayed.
+  DecodePlan planDecode(const std::vector<DecodeSequence>& seqs, int blockSize, int padRows, int spareBlock,
+                        StepInputs& in) const;
+  const float* runDecode(const DecodePlan& plan, const int* dev, const PagedKvLayout& kv);
 
  private:
   struct Norm {
@@ -60,11 +100,13 @@ class MBartModel {
                    int M, int ffn, float* normBuf, float* ffnBuf, float* tmp);
 
   // Token embeddings (scaled) + learned positions, then layernorm_embedding: the first step of both stacks.
-  void embedTokens(const std::vector<int>& tokens, const std::vector<int>& positions, const Buffer& positionTable,
+  void embedTokens(const int* tokens, const int* positions, int M, const Buffer& positionTable,
                    const Norm& embeddingNorm, float* tmp, float* h);
 
-  // Reusable scratch buffers (grown on demand, never shrunk) so steps do not re-allocate and page-fault.
-  enum Scratch { kHidden, kNorm, kQkv, kAttn, kTmp, kFfn, kKv, kLogits, kScratchCount };
+  // Reusable scratch buffers (grown on demand, never shrunk) so steps do not re-allocate and page-fault. The
+  // encoder has its own, so that encoding long sources never moves the buffers recorded decoder passes use.
+  enum Scratch { kHidden, kNorm, kQkv, kAttn, kTmp, kFfn, kLogits, kEncHidden, kEncNorm, kEncQkv, kEncAttn, kEncTmp,
+                 kEncFfn, kEncKv, kScratchCount };
   float* scratch(Scratch slot, std::size_t floats);
 
   ModelConfig cfg_;

@@ -1,0 +1,32 @@
+#include "backend/backend.h"
+
+#include <stdexcept>
+
+namespace glossa {
+
+void Backend::copyKvBlock(const PagedKvLayout& kv, int src, int dst) {
+  const std::size_t floats = kv.blockBytes() / sizeof(float);
+  copy(kv.base + static_cast<std::size_t>(src) * floats, kv.base + static_cast<std::size_t>(dst) * floats, floats);
+}
+
+void Backend::addRowVector(float* x, int rows, std::size_t n, const float* v) {
+  for (int r = 0; r < rows; ++r) addInPlace(x + static_cast<std::size_t>(r) * n, v, n);
+}
+
+void Backend::linearAdd(const Linear& l, const float* x, int ldx, int M, float* h, float* tmp) {
+  const int n = l.outFeatures();
+  l.forward(x, ldx, M, tmp, n);
+  addInPlace(h, tmp, static_cast<std::size_t>(M) * n);
+}
+
+void Backend::linearActivate(const Linear& l, Activation a, const float* x, int ldx, int M, float* y) {
+  const int n = l.outFeatures();
+  l.forward(x, ldx, M, y, n);
+  activate(a, y, static_cast<std::size_t>(M) * n);
+}
+
+RowSearchResults Backend::enqueueRowSearch(const float*, int, int, int, const int*, int) {
+  throw std::logic_error(name() + " backend has no device search");
+}
+
+}  // namespace glossa

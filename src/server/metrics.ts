@@ -45,6 +45,8 @@ export class ServerMetrics implements SchedulerObserver {
   readonly segments: Counter;
   readonly engineRequests: Counter<"engine">;
   readonly pivotedRequests: Counter<"pivot">;
+  readonly tokenizedChars: Counter<"thread">;
+  readonly tokenizeSeconds: Histogram<"thread">;
   readonly queueDepth: Gauge;
   readonly runningSequences: Gauge;
   readonly batchSize: Histogram;
@@ -92,6 +94,19 @@ export class ServerMetrics implements SchedulerObserver {
       name: "glossa_pivot_requests_total",
       help: "Translation requests served in two passes through a pivot language (the pair is not direct for the model).",
       labelNames: ["pivot"],
+      registers,
+    });
+    this.tokenizedChars = new Counter({
+      name: "glossa_tokenized_characters_total",
+      help: "Characters segmented and tokenized, by thread: event_loop (short inputs) or worker (tokenizer threads).",
+      labelNames: ["thread"],
+      registers,
+    });
+    this.tokenizeSeconds = new Histogram({
+      name: "glossa_tokenize_seconds",
+      help: "Time to segment and tokenize one request's units (worker: including the wait for a tokenizer thread).",
+      labelNames: ["thread"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.queueDepth = new Gauge({

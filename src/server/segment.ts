@@ -37,7 +37,27 @@ export function timeSlicer(sliceMs = 10): Pause {
 
 const noPause: Pause = () => Promise.resolve();
 
-export async function planText(text: string, fits: Fits, pause: Pause = noPause): Promise<TextPlan> {
+/** Thrown when a text needs more segments than allowed: planning stops there instead of cutting the rest. */
+export class SegmentLimitError extends Error {
+  override readonly name = "SegmentLimitError";
+  constructor(readonly limit: number) {
+    super(`the text needs more than ${limit} segments`);
+  }
+}
+
+/** Segments still allowed, shared by every text of a request; planText throws SegmentLimitError past it. */
+export interface SegmentBudget {
+  readonly limit: number;
+  used: number;
+}
+
+function spend(budget: SegmentBudget | undefined, n: number): void {
+  if (!budget) return;
+  budget.used += n;
+  if (budget.used > budget.limit) throw new SegmentLimitError(budget.limit);
+}
+
+export async function planText(text: string, fits: Fits, pause: Pause = noPause, budget?: SegmentBudget): Promise<TextPlan> {
   const lines = text.replace(/\r\n?/g, "\n").split("\n");
   const planned: LinePlan[] = [];
   for (const line of lines) {
@@ -48,7 +68,9 @@ export async function planText(text: string, fits: Fits, pause: Pause = noPause)
       continue;
     }
     await pause();
-    planned.push({ lead, trail, segments: fits(core) ? [core] : await splitToFit(core, fits, pause) });
+    const segments = fits(core) ? [core] : await splitToFit(core, fits, pause, budget ? budget.limit - budget.used : undefined);
+    spend(budget, segments.length);
+    planned.push({ lead, trail, segments });
   }
   return { lines: planned };
 }
@@ -77,12 +99,14 @@ export function renderText(plan: TextPlan, translations: readonly string[], join
 }
 
 /** Splits a line that does not fit into sentences, and sentences that still do not fit into smaller pieces. */
-export async function splitToFit(text: string, fits: Fits, pause: Pause = noPause): Promise<string[]> {
+export async function splitToFit(text: string, fits: Fits, pause: Pause = noPause, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
   const out: string[] = [];
   for (const sentence of splitSentences(text)) {
     await pause();
     if (fits(sentence)) out.push(sentence);
     else out.push(...(await packPieces(sentence, fits, 0, pause)));
+    // Counted as they are found, so that a text with thousands of sentences stops at the limit.
+    if (out.length > limit) throw new SegmentLimitError(limit);
   }
   return out;
 }

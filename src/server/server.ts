@@ -20,12 +20,15 @@ import { calibAdminRoutes } from "./routes/calib-admin.js";
 import { EngineRouter, registryLookup, type CalibratedEngineRef, type EngineLookup, type EngineSlot } from "./engines.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
+import { InlinePlanner, PooledPlanner, type UnitPlanner } from "./tokenize-pool.js";
 import { TranslationService, type ServingTokenizer } from "./translation-service.js";
 
 export interface Backend {
   engine: StepEngine;
   tokenizer: ServingTokenizer;
   modelName: string;
+  /** Folder of the tokenizer.json that tokenizer workers load; without it every text is tokenized on the event loop. */
+  tokenizerDir?: string;
   /** Direct pairs and pivot of the model (its folder's directions.json); read from settings.modelDir when absent. */
   directions?: Directions;
   /** Releases the engine's native resources; absent when the caller owns the engine. */
@@ -79,7 +82,7 @@ export async function loadBackend(settings: ServerSettings): Promise<Backend> {
   const directions = Directions.fromModelDir(settings.modelDir, LANGUAGES.filter((l) => tokenizer.languageIds.has(l.mbart)));
   const disposable = engine as StepEngine & { dispose?: () => void | Promise<void>; close?: () => void | Promise<void> };
   const dispose = disposable.dispose?.bind(engine) ?? disposable.close?.bind(engine);
-  return { engine, tokenizer, modelName: basename(settings.modelDir), directions, ...(dispose ? { dispose } : {}) };
+  return { engine, tokenizer, modelName: basename(settings.modelDir), tokenizerDir: settings.modelDir, directions, ...(dispose ? { dispose } : {}) };
 }
 
 /** Requests per second finished recently (exponential moving average), for Retry-After. */
@@ -107,6 +110,7 @@ function buildSlot(
   decodeDefaults: Partial<DecodeOptions>,
   observer: SchedulerObserver,
   log: (msg: string, err?: unknown) => void,
+  planner: UnitPlanner,
   dispose?: () => void | Promise<void>,
 ): EngineSlot {
   const pool = engine.poolStats();
@@ -138,6 +142,11 @@ function buildSlot(
     ...(resolved.maxNewTokens !== undefined ? { maxNewTokensDefault: resolved.maxNewTokens } : {}),
     segmentTokens: Math.min(settings.maxSegmentTokens ?? info.maxSourceTokens, info.maxSourceTokens),
     maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
+    planner,
+    maxSegments: Math.min(settings.maxSegments, settings.queueSize),
+    // Long texts waiting for a tokenizer thread: a few requests' worth per thread.
+    plannerBacklogChars: 4 * settings.maxChars * Math.max(1, settings.tokenizerThreads),
+    maxPieceChars: tokenizer.maxPieceChars ?? Number.POSITIVE_INFINITY,
   });
   return {
     name,
@@ -180,6 +189,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const log = opts.log ?? ((msg: string, err?: unknown) => console.error(`[server] ${msg}`, err ?? ""));
   let router: EngineRouter | undefined;
   let backend: Backend | undefined;
+  let planner: UnitPlanner | undefined;
   const meter = new ThroughputMeter();
   const metrics = new ServerMetrics({
     scheduler: () => (router ? sumSnapshots(router.loadedSlots()) : undefined),
@@ -233,7 +243,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     backend = loaded;
     if (loaded.directions) directions = loaded.directions;
     if (closing) return;
-    const reference = buildSlot(loaded.modelName, loaded.engine, loaded.tokenizer, settings, opts.decodeDefaults ?? {}, observer, log);
+    const observe = (thread: "event_loop" | "worker", chars: number, seconds: number) => {
+      metrics.tokenizedChars.inc({ thread }, chars);
+      metrics.tokenizeSeconds.observe({ thread }, seconds);
+    };
+    const inline = new InlinePlanner(loaded.tokenizer, observe);
+    planner = loaded.tokenizerDir ? new PooledPlanner(loaded.tokenizerDir, settings.tokenizerThreads, inline, observe) : inline;
+    const reference = buildSlot(loaded.modelName, loaded.engine, loaded.tokenizer, settings, opts.decodeDefaults ?? {}, observer, log, planner);
     const loadCalibrated =
       opts.loadCalibrated ??
       (async (ref: CalibratedEngineRef): Promise<Backend> => {
@@ -252,7 +268,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       async (ref) => {
         if (closing) throw new Error("shutting down");
         const b = await loadCalibrated(ref);
-        return buildSlot(ref.name, b.engine, b.tokenizer, settings, { ...opts.decodeDefaults, ...ref.decodeOptions }, observer, log, b.dispose);
+        return buildSlot(ref.name, b.engine, b.tokenizer, settings, { ...opts.decodeDefaults, ...ref.decodeOptions }, observer, log, planner!, b.dispose);
       },
       log,
     );
@@ -270,6 +286,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const slots = router ? await router.slots() : [];
       await Promise.all(slots.map((s) => s.close(graceMs)));
       await registry?.close();
+      await planner?.close();
       // Keep-alive connections go as soon as they are idle (their last answer written); after 2 s, all go.
       const idleSweep = setInterval(() => server.closeIdleConnections(), 25);
       const forced = setTimeout(() => server.closeAllConnections(), 2000);

@@ -55,6 +55,10 @@ export interface ServerSettings {
   adminKey: string | undefined;
   /** HTML attributes translated in format "html" when the client does not choose (title, alt, placeholder...). */
   htmlAttributes: string[];
+  /** Most sentence segments (engine requests) one request may need (413 beyond); at most queueSize. */
+  maxSegments: number;
+  /** Tokenizer worker threads (long texts are tokenized off the event loop). */
+  tokenizerThreads: number;
   /** Access log and messages: "text" lines or "json" lines (one JSON object per line). */
   logFormat: "text" | "json";
 }
@@ -96,6 +100,8 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "shutdownGraceMs", env: "GLOSSA_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", kind: "int", min: 0 },
   { key: "adminKey", env: "GLOSSA_ADMIN_KEY", flag: "--admin-key", kind: "string", optional: true },
   { key: "htmlAttributes", env: "GLOSSA_HTML_ATTRIBUTES", flag: "--html-attributes", kind: "list", allowed: TRANSLATABLE_ATTRIBUTES },
+  { key: "maxSegments", env: "GLOSSA_MAX_SEGMENTS", flag: "--max-segments", kind: "int", min: 1 },
+  { key: "tokenizerThreads", env: "GLOSSA_TOKENIZER_THREADS", flag: "--tokenizer-threads", kind: "int", min: 1 },
   { key: "logFormat", env: "GLOSSA_LOG_FORMAT", flag: "--log-format", kind: "string", allowed: new Set(["text", "json"]) },
 ];
 
@@ -123,6 +129,8 @@ export function defaultSettings(): ServerSettings {
     shutdownGraceMs: 10_000,
     adminKey: undefined,
     htmlAttributes: [],
+    maxSegments: 1024,
+    tokenizerThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
     logFormat: "text",
   };
 }

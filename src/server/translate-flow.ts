@@ -89,7 +89,7 @@ export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts
   const first = await pick(source.iso);
   deps.metrics.engineRequests.inc({ engine: first.engine });
   const pivot = route.pivot;
-  const prepared = await first.service.prepare(call, source, pivot ?? call.target);
+  const prepared = await mapRefusal(deps, first.service.prepare(call, source, pivot ?? call.target));
   if (signal.aborted) throw new HttpError(499, "request cancelled by the client");
   deps.metrics.segments.inc(prepared.requests.length);
 
@@ -117,7 +117,7 @@ export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts
       const firstPass = submit(deps, () => first.service.runSegments(prepared, { signal, timeoutMs: remaining() }));
       return firstPass.then(async (pass) => {
         if (secondEngine.engine !== first.engine) deps.metrics.engineRequests.inc({ engine: secondEngine.engine });
-        const second = await secondEngine.service.preparePivot(prepared, pass, pivot, call.target, call);
+        const second = await mapRefusal(deps, secondEngine.service.preparePivot(prepared, pass, pivot, call.target, call));
         if (signal.aborted) throw new HttpError(499, "request cancelled by the client");
         deps.metrics.segments.inc(second.requests.length);
         return submit(deps, () =>
@@ -126,6 +126,13 @@ export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts
       });
     },
   };
+}
+
+/** Preparation refuses with SchedulerError("queue_full") on cheap bounds: the same 429 as a full queue. */
+function mapRefusal<T>(deps: FlowDeps, pending: Promise<T>): Promise<T> {
+  return pending.catch((err: unknown) => {
+    throw schedulerHttpError(err, deps);
+  });
 }
 
 /** Runs a scheduler submission: synchronous refusals become HttpErrors thrown at once, later ones rejections. */
@@ -148,12 +155,14 @@ export function schedulerHttpError(err: unknown, deps: Pick<FlowDeps, "metrics" 
   switch (e.kind) {
     case "queue_full":
       deps.metrics.translations.inc({ outcome: e.kind });
-      return new HttpError(429, "the server is busy: too many queued translations", {
+      return new HttpError(429, `the server is busy: ${e.message}; retry after the Retry-After seconds`, {
         "retry-after": String(deps.retryAfterSeconds()),
       });
     case "too_large":
+      // More segments than the whole queue (only possible for a pivot's second pass; the first pass is held to
+      // GLOSSA_MAX_SEGMENTS <= GLOSSA_QUEUE_SIZE): a capacity refusal of this server, not a malformed request.
       deps.metrics.translations.inc({ outcome: e.kind });
-      return new HttpError(413, e.message);
+      return new HttpError(503, `the server cannot queue this request: ${e.message}`, { "retry-after": String(deps.retryAfterSeconds()) });
     case "deadline":
       return new HttpError(504, e.message);
     case "cancelled":

@@ -8,7 +8,10 @@ import type { Language } from "../languages.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import { HttpError } from "./http-error.js";
 import { prepareHtml } from "./html.js";
-import { planText, renderText, segmentCount, timeSlicer, type TextPlan } from "./segment.js";
+import { SchedulerError } from "../scheduler/errors.js";
+import { segmentLowerBound } from "./plan-units.js";
+import { renderText, segmentCount, type TextPlan } from "./segment.js";
+import { INLINE_PLAN_CHARS, type UnitPlanner } from "./tokenize-pool.js";
 import { decodeOptionsFor, type DecodeOverrides, type TranslateCall } from "./translate-request.js";
 
 /** What the server needs from the tokenizer (src/tokenizer/mbart.ts's MBartTokenizer has it). */
@@ -20,6 +23,8 @@ export interface ServingTokenizer {
   readonly bosId?: number;
   readonly unkId?: number;
   readonly languageIds?: ReadonlyMap<string, number>;
+  /** Longest vocabulary piece in characters, when the tokenizer tells (MBartTokenizer does). */
+  readonly maxPieceChars?: number;
 }
 
 export interface TextTranslation {
@@ -42,6 +47,14 @@ export interface ServiceConfig {
   segmentTokens: number;
   /** Largest max_new_tokens used. */
   maxNewTokensCap: number;
+  /** Where units are planned and tokenized (event loop for short inputs, worker threads for long ones). */
+  planner: UnitPlanner;
+  /** Most segments (engine requests) one call may need (413 beyond). */
+  maxSegments: number;
+  /** Characters the planner may hold before new long work is refused (429). */
+  plannerBacklogChars: number;
+  /** Longest piece of the tokenizer's vocabulary, in characters (for the cheap lower bound). */
+  maxPieceChars: number;
 }
 
 interface Unit {
@@ -123,38 +136,50 @@ export class TranslationService {
     target: Language,
     overrides: DecodeOverrides,
   ): Promise<PreparedCall> {
-    const { tokenizer } = this.cfg;
-    const srcCode = source.mbart;
+    const { tokenizer, planner, scheduler } = this.cfg;
     const forcedBosId = tokenizer.languageId(target.mbart);
-    // The text comes from the client: a tokenizer failure on it is a bad request, not a server fault.
-    const encode = (s: string, maxTokens?: number): Int32Array => {
-      try {
-        return tokenizer.encodeSource(s, srcCode, maxTokens);
-      } catch (err) {
-        throw new HttpError(400, `the text could not be tokenized: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    };
-    // Encoded with one token to spare, so that a cut text never looks as if it fitted.
-    const fits = (s: string) => encode(s, this.cfg.segmentTokens + 1).length <= this.cfg.segmentTokens;
+    const units = texts.flatMap((t) => t.sources);
+    // Cheap refusals first: characters alone bound the segments from below, so a request that cannot fit, or
+    // cannot be queued now, is answered before any tokenization.
+    const atLeast = segmentLowerBound(units, this.cfg.segmentTokens, this.cfg.maxPieceChars);
+    if (atLeast > this.cfg.maxSegments) throw tooManySegments(`at least ${atLeast}`, this.cfg.maxSegments);
+    const { queued } = scheduler.snapshot();
+    const { maxQueued } = scheduler.limitsInUse;
+    if (queued + atLeast > maxQueued) {
+      throw new SchedulerError("queue_full", `queue full (${queued} of ${maxQueued} waiting; this request needs at least ${atLeast})`);
+    }
+    const chars = units.reduce((n, u) => n + u.length, 0);
+    if (chars > INLINE_PLAN_CHARS && planner.backlogChars() + chars > this.cfg.plannerBacklogChars) {
+      throw new SchedulerError("queue_full", `tokenizer busy (${planner.backlogChars()} characters waiting)`);
+    }
+    const outcome = await planner.plan({
+      units,
+      srcCode: source.mbart,
+      segmentTokens: this.cfg.segmentTokens,
+      maxSegments: this.cfg.maxSegments,
+    });
+    if (!outcome.ok) {
+      if (outcome.error === "too_many_segments") throw tooManySegments(`more than ${outcome.limit}`, this.cfg.maxSegments);
+      // The text comes from the client: a tokenizer failure on it is a bad request, not a server fault.
+      throw new HttpError(400, `the text could not be tokenized: ${outcome.message}`);
+    }
     const requests: GenerateRequest[] = [];
     const segmentText: number[] = [];
-    const pause = timeSlicer(10);
     const prepared: PreparedText[] = [];
+    let u = 0;
     for (const [textIndex, text] of texts.entries()) {
-      const units: Unit[] = [];
-      for (const src of text.sources) {
-        const plan = await planText(src, fits, pause);
-        units.push({ plan, firstSegment: requests.length });
-        for (const line of plan.lines) {
-          for (const seg of line.segments) {
-            const srcIds = encode(seg, this.cfg.segmentTokens);
-            const options = decodeOptionsFor(this.cfg.defaults, overrides, srcIds.length, this.cfg.maxNewTokensCap, this.cfg.maxNewTokensDefault);
-            requests.push({ srcIds, forcedBosId, options });
-            segmentText.push(textIndex);
-          }
+      const textUnits: Unit[] = [];
+      for (let k = 0; k < text.sources.length; k++) {
+        const plan = outcome.plans[u++]!;
+        textUnits.push({ plan, firstSegment: requests.length });
+        for (let n = segmentCount(plan); n > 0; n--) {
+          const srcIds = outcome.ids[requests.length]!;
+          const options = decodeOptionsFor(this.cfg.defaults, overrides, srcIds.length, this.cfg.maxNewTokensCap, this.cfg.maxNewTokensDefault);
+          requests.push({ srcIds, forcedBosId, options });
+          segmentText.push(textIndex);
         }
       }
-      prepared.push({ units, compose: text.compose });
+      prepared.push({ units: textUnits, compose: text.compose });
     }
     return { texts: prepared, requests, segmentText, joiner: target.script === "Han" ? "" : " " };
   }
@@ -236,6 +261,13 @@ export class TranslationService {
       text.units.map((u) => renderText(u.plan, decoded.slice(u.firstSegment, u.firstSegment + segmentCount(u.plan)), prepared.joiner)),
     );
   }
+}
+
+function tooManySegments(needs: string, limit: number): HttpError {
+  return new HttpError(
+    413,
+    `the request needs ${needs} sentence segments; at most ${limit} per request (GLOSSA_MAX_SEGMENTS): split it into several requests`,
+  );
 }
 
 /** Throws the 400 answered when no source language is given and detection cannot decide. */

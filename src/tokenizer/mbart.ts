@@ -30,6 +30,8 @@ export class MBartTokenizer {
   readonly eosId: number;
   readonly unkId: number;
   readonly vocabSize: number;
+  /** Characters of the longest vocabulary piece (word-boundary marker excluded): n characters are >= n / this tokens. */
+  readonly maxPieceChars: number;
   /** Language code -> id, for every mBART-style code the tokenizer has as an added token. */
   readonly languageIds: ReadonlyMap<string, number>;
   private readonly specialIds: ReadonlySet<number>;
@@ -39,7 +41,9 @@ export class MBartTokenizer {
     addedTokens: readonly AddedTokenJson[],
     vocabSize: number,
     readonly file: string,
+    maxPieceChars = 64,
   ) {
+    this.maxPieceChars = maxPieceChars;
     const need = (token: string): number => {
       const id = tokenizer.token_to_id(token);
       if (id === undefined) throw new TokenizerError(`${file}: the tokenizer has no ${token} token`);
@@ -86,7 +90,9 @@ export class MBartTokenizer {
     } catch (e) {
       throw new TokenizerError(`${file}: unsupported tokenizer: ${(e as Error).message}`);
     }
-    return new MBartTokenizer(tokenizer, added, size, file);
+    const pieces = Array.isArray(vocab) ? vocab.map((v) => (Array.isArray(v) ? String(v[0]) : String(v))) : vocab ? Object.keys(vocab) : [];
+    const longest = pieces.reduce((m, p) => Math.max(m, [...p.replace(/\u2581/g, "")].length), 1);
+    return new MBartTokenizer(tokenizer, added, size, file, longest);
   }
 
   /** Id of a language code such as "de_DE"; throws TokenizerError when the tokenizer lacks it. */

@@ -12,7 +12,7 @@ import { noteRequest, requestIdFrom, type AccessRecord, type AppEnv } from "./ac
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import { parseTranslateBody, type TranslateCall } from "./translate-request.js";
-import { schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
+import { drainingError, schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
 import type { TextTranslation, TranslationService } from "./translation-service.js";
 import { webRoutes } from "./routes/ui.js";
 
@@ -75,6 +75,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       engine: c.get("engine") ?? null,
       remote: remoteAddress(c),
     });
+  });
+
+  // Shutting down: only liveness and metrics are still answered; everything else is refused before any work, and
+  // every answer closes its connection so that keep-alive clients and load balancers move on.
+  app.use("*", async (c, next) => {
+    if (!deps.draining?.()) return next();
+    if (c.req.path !== "/health" && c.req.path !== "/metrics") {
+      const e = drainingError();
+      return jsonError(c, e.status, e.message, e.headers);
+    }
+    await next();
+    c.res.headers.set("connection", "close");
   });
 
   app.onError((err, c) => {

@@ -1,7 +1,8 @@
 /**
  * `npm start`: serves the reference model over HTTP. Settings from env variables or flags (see settings.ts).
- * SIGTERM/SIGINT shut down gracefully (running translations get GLOSSA_SHUTDOWN_GRACE_MS to finish);
- * a second signal exits at once.
+ * SIGTERM/SIGINT shut down gracefully: /ready answers 503 and new work is refused at once, running translations
+ * get GLOSSA_SHUTDOWN_GRACE_MS to finish; exit 0 when nothing was dropped, 3 when some had to be; a second signal
+ * exits at once.
  */
 import { formatAccess, formatMessage, type LogFormat } from "./access-log.js";
 import { loadSettings, SettingsError, usage, type ServerSettings } from "./settings.js";
@@ -64,7 +65,11 @@ async function main(): Promise<void> {
     }
     log(`${sig}: finishing running translations (up to ${settings.shutdownGraceMs} ms), then exiting`);
     server.close(settings.shutdownGraceMs).then(
-      () => {
+      ({ dropped }) => {
+        if (dropped > 0) {
+          log(`shut down with ${dropped} translation request(s) dropped at the grace limit; exit status 3`);
+          process.exit(3);
+        }
         log("shut down cleanly");
         process.exit(0);
       },

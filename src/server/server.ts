@@ -22,6 +22,7 @@ import { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import { InlinePlanner, PooledPlanner, type UnitPlanner } from "./tokenize-pool.js";
 import { TranslationService, type ServingTokenizer } from "./translation-service.js";
+import { WorkTracker } from "./work-tracker.js";
 
 export interface Backend {
   engine: StepEngine;
@@ -65,8 +66,16 @@ export interface RunningServer {
   readonly ready: Promise<void>;
   readonly metrics: ServerMetrics;
   scheduler(): BatchScheduler | undefined;
-  /** Stops accepting connections, lets running translations finish for up to graceMs, then closes everything. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Shuts down: /ready answers 503 and new work is refused at once (503, Connection: close); running
+   * translations get up to graceMs to finish; what is still running then is dropped (503) and counted.
+   */
+  close(graceMs?: number): Promise<ShutdownReport>;
+}
+
+export interface ShutdownReport {
+  /** Translation requests still running when the grace period ended (answered 503). */
+  dropped: number;
 }
 
 
@@ -203,6 +212,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     onGroupSettled: (o) => metrics.onGroupSettled(o),
     onStepError: () => metrics.onStepError(),
   };
+  const work = new WorkTracker();
+  let closing = false;
   // Read before listening: an invalid directions.json stops the start, naming the file.
   let directions = Directions.fromModelDir(settings.modelDir);
   const registry = opts.engineLookup === undefined ? registryLookup(settings.dbPath, log) : undefined;
@@ -224,20 +235,39 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return rate > 0 ? Math.min(60, Math.max(1, Math.ceil(queued / rate))) : 2;
     },
     log,
+    draining: () => closing,
+    work,
     ...(opts.access ? { access: opts.access } : {}),
   });
   mountAdmin(app, opts.admin ?? calibAdminRoutes({ dbPath: settings.dbPath, settings, log: (line) => log(line) }), settings.adminKey);
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: settings.port, hostname: settings.host }, () => resolve(s as Server));
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: settings.port,
+        hostname: settings.host,
+        serverOptions: {
+          // Slow or silent clients are cut by these (Node's defaults: 60 s / 300 s, checked every 30 s).
+          headersTimeout: settings.headersTimeoutMs,
+          requestTimeout: Math.max(settings.receiveTimeoutMs, settings.headersTimeoutMs),
+          keepAliveTimeout: settings.keepAliveTimeoutMs,
+          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(settings.headersTimeoutMs / 4))),
+        },
+      },
+      () => resolve(s as Server),
+    );
     s.once("error", reject);
   });
   server.on("error", (err) => log("http server error", err));
+  // Beyond the cap, new connections are closed as soon as they are accepted.
+  server.maxConnections = settings.maxConnections;
+  // A connection silent in both directions for longer than any translation may take is dead.
+  server.setTimeout(settings.requestTimeoutMs + 10_000);
   const address = server.address() as AddressInfo;
   const hostForUrl = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   const url = `http://${hostForUrl === "0.0.0.0" ? "127.0.0.1" : hostForUrl}:${address.port}`;
 
-  let closing = false;
   const ready = (async () => {
     const loaded = await (opts.backend ?? loadBackend(settings));
     backend = loaded;
@@ -276,15 +306,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   })();
   ready.catch((err: unknown) => log("loading the engine failed", err));
 
-  let closed: Promise<void> | undefined;
-  const close = (graceMs = settings.shutdownGraceMs): Promise<void> => {
+  let closed: Promise<ShutdownReport> | undefined;
+  const close = (graceMs = settings.shutdownGraceMs): Promise<ShutdownReport> => {
     closed ??= (async () => {
+      // From here /ready answers 503 and new work is refused before anything is done for it (app.ts), while the
+      // listener stays open so that load balancers and keep-alive clients get that answer rather than a reset.
       closing = true;
       metrics.ready.set(0);
-      const serverClosed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
       await ready.catch(() => undefined);
+      const finished = await work.idle(graceMs);
+      const dropped = finished ? 0 : work.count;
+      if (dropped > 0) {
+        log(`shutdown: ${dropped} translation request(s) still running when the ${graceMs} ms grace period ended were dropped (answered 503)`);
+      }
+      const serverClosed = new Promise<void>((r) => server.close(() => r()));
       const slots = router ? await router.slots() : [];
-      await Promise.all(slots.map((s) => s.close(graceMs)));
+      await Promise.all(slots.map((s) => s.close(0)));
       await registry?.close();
       await planner?.close();
       // Keep-alive connections go as soon as they are idle (their last answer written); after 2 s, all go.
@@ -295,6 +333,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       clearInterval(idleSweep);
       clearTimeout(forced);
       if (!opts.backend) await backend?.dispose?.();
+      return { dropped };
     })();
     return closed;
   };

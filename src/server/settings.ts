@@ -55,6 +55,14 @@ export interface ServerSettings {
   adminKey: string | undefined;
   /** HTML attributes translated in format "html" when the client does not choose (title, alt, placeholder...). */
   htmlAttributes: string[];
+  /** A client must send its request headers within this time (slowloris protection). */
+  headersTimeoutMs: number;
+  /** A client must send its whole request (headers and body) within this time. */
+  receiveTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this time. */
+  keepAliveTimeoutMs: number;
+  /** Most open connections; further ones are closed as soon as they are accepted. */
+  maxConnections: number;
   /** Most sentence segments (engine requests) one request may need (413 beyond); at most queueSize. */
   maxSegments: number;
   /** Tokenizer worker threads (long texts are tokenized off the event loop). */
@@ -100,6 +108,10 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "shutdownGraceMs", env: "GLOSSA_SHUTDOWN_GRACE_MS", flag: "--shutdown-grace-ms", kind: "int", min: 0 },
   { key: "adminKey", env: "GLOSSA_ADMIN_KEY", flag: "--admin-key", kind: "string", optional: true },
   { key: "htmlAttributes", env: "GLOSSA_HTML_ATTRIBUTES", flag: "--html-attributes", kind: "list", allowed: TRANSLATABLE_ATTRIBUTES },
+  { key: "headersTimeoutMs", env: "GLOSSA_HEADERS_TIMEOUT_MS", flag: "--headers-timeout-ms", kind: "int", min: 1 },
+  { key: "receiveTimeoutMs", env: "GLOSSA_RECEIVE_TIMEOUT_MS", flag: "--receive-timeout-ms", kind: "int", min: 1 },
+  { key: "keepAliveTimeoutMs", env: "GLOSSA_KEEP_ALIVE_TIMEOUT_MS", flag: "--keep-alive-timeout-ms", kind: "int", min: 1 },
+  { key: "maxConnections", env: "GLOSSA_MAX_CONNECTIONS", flag: "--max-connections", kind: "int", min: 1 },
   { key: "maxSegments", env: "GLOSSA_MAX_SEGMENTS", flag: "--max-segments", kind: "int", min: 1 },
   { key: "tokenizerThreads", env: "GLOSSA_TOKENIZER_THREADS", flag: "--tokenizer-threads", kind: "int", min: 1 },
   { key: "logFormat", env: "GLOSSA_LOG_FORMAT", flag: "--log-format", kind: "string", allowed: new Set(["text", "json"]) },
@@ -129,6 +141,10 @@ export function defaultSettings(): ServerSettings {
     shutdownGraceMs: 10_000,
     adminKey: undefined,
     htmlAttributes: [],
+    headersTimeoutMs: 10_000,
+    receiveTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 5_000,
+    maxConnections: 1024,
     maxSegments: 1024,
     tokenizerThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
     logFormat: "text",
@@ -183,7 +199,13 @@ export function loadSettings(
     if (raw === undefined) throw new SettingsError(`${name} needs a value`);
     s[spec.key] = parseValue(spec, raw, name);
   }
-  return s as unknown as ServerSettings;
+  const settings = s as unknown as ServerSettings;
+  if (settings.headersTimeoutMs > settings.receiveTimeoutMs) {
+    throw new SettingsError(
+      `GLOSSA_HEADERS_TIMEOUT_MS (${settings.headersTimeoutMs}) must not exceed GLOSSA_RECEIVE_TIMEOUT_MS (${settings.receiveTimeoutMs}): the headers are part of the request`,
+    );
+  }
+  return settings;
 }
 
 export function usage(): string {

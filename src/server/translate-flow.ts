@@ -14,6 +14,7 @@ import type { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import type { TranslateCall } from "./translate-request.js";
 import { undetectable, type TextTranslation, type TranslationService } from "./translation-service.js";
+import type { WorkTracker } from "./work-tracker.js";
 
 export interface FlowDeps {
   settings: ServerSettings;
@@ -28,6 +29,15 @@ export interface FlowDeps {
   modelName: () => string | undefined;
   /** Recent scheduler throughput estimate for Retry-After, in seconds. */
   retryAfterSeconds: () => number;
+  /** True once a shutdown began: new work is refused (503) before anything is done for it. */
+  draining?: () => boolean;
+  /** Counts translations in flight, for the shutdown's grace period and its report. */
+  work?: WorkTracker;
+}
+
+/** The answer to work that arrives after the shutdown began. */
+export function drainingError(): HttpError {
+  return new HttpError(503, "the server is shutting down; retry on another instance", { connection: "close", "retry-after": "1" });
 }
 
 export interface StartOptions {
@@ -68,6 +78,31 @@ export function resolveSource(call: TranslateCall): { source: Language; detected
  * case answers the input unchanged (no model call).
  */
 export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts: StartOptions): Promise<StartedTranslation> {
+  // A request whose body was still arriving when the shutdown began is refused here, before any work.
+  if (deps.draining?.()) throw drainingError();
+  const end = deps.work?.begin() ?? (() => {});
+  try {
+    const started = await prepareTranslation(deps, call, opts);
+    return {
+      ...started,
+      run: (onPartial) => {
+        let pending: Promise<TextTranslation[]>;
+        try {
+          pending = started.run(onPartial);
+        } catch (err) {
+          end();
+          throw err;
+        }
+        return pending.finally(end);
+      },
+    };
+  } catch (err) {
+    end();
+    throw err;
+  }
+}
+
+async function prepareTranslation(deps: FlowDeps, call: TranslateCall, opts: StartOptions): Promise<StartedTranslation> {
   const reference = deps.service();
   if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
   const { source, detected } = resolveSource(call);

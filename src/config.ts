@@ -94,6 +94,11 @@ export function modelDir(): string {
   return envPath("GLOSSA_MODEL") ?? fromRoot(join("models", "glossa-mini-50"));
 }
 
+/** Content-addressed engine files (src/storage/engine-store.ts): env GLOSSA_ENGINES_DIR, else var/engines. */
+export function enginesDir(): string {
+  return envPath("GLOSSA_ENGINES_DIR") ?? fromRoot(join("var", "engines"));
+}
+
 /** Evaluation manifests and gate tolerances: env GLOSSA_EVAL_DIR, else eval/ in the repository. */
 export function evalDir(): string {
   return envPath("GLOSSA_EVAL_DIR") ?? fromRoot("eval");

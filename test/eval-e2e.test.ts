@@ -144,6 +144,15 @@ describe("glossa eval / gate / releases end to end", () => {
     assert.deepEqual(decision, { decision: "pass", reference_engine_id: ref.id });
     const reasons = reg.sqlite!.prepare("SELECT pair, passed FROM gate_reasons WHERE decision_id = ? ORDER BY pair").all(out.decisionId);
     assert.deepEqual(reasons, [{ pair: "de-en", passed: 1 }, { pair: "en-de", passed: 1 }, { pair: "en-zh", passed: 1 }]);
+    // Gating the same bytes on the same runs again changes nothing and says so (issue 9 item 5: no churn).
+    const count = (table: string): number => (reg.sqlite!.prepare(`SELECT count(*) AS n FROM ${table} WHERE engine_id = ?`).get(engine.id) as { n: number }).n;
+    const again = ok(glossa("gate", "--engine", "mini-twin"), "gate mini-twin again");
+    assert.match(again.stdout, new RegExp(`unchanged: decision #${out.decisionId} already released these bytes \\(release #${out.releaseId}\\) on the same runs; nothing recorded`));
+    const againJson = JSON.parse(ok(glossa("gate", "--engine", "mini-twin", "--json"), "gate --json again").stdout) as { unchanged: boolean; decisionId: number; releaseId: number };
+    assert.deepEqual([againJson.unchanged, againJson.decisionId, againJson.releaseId], [true, out.decisionId, out.releaseId]);
+    assert.equal(count("gate_decisions"), 1);
+    assert.equal(count("releases"), 1);
+    assert.equal(await isReleased(reg.db, engine.id), true);
   });
 
   it("rejects a deliberately degraded engine, recording a reason for every failing pair", async () => {

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -120,4 +120,23 @@ test("engine files: NaN in the kept-F16 embeddings, inf in an INT8 scale, -inf i
   }
   // The untouched file still loads.
   (await Engine.load({ modelDir: MODEL, enginePath: int8.path, threads: 1, kvBlocks: 16 })).dispose();
+});
+
+test("the engine-file writer refuses non-finite tensors before writing anything", async () => {
+  const { writeEngineFile } = await import("../src/engine/engine-file.js");
+  const meta = { model_name: "m", model_config_sha256: "", model_weights_sha256: "", model_dir: "", language: "en", recipe: "int8", calibration_set: "t", calibration_sha256: "", report: "{}" };
+  const path = join(tmp, `writer-${n++}.safetensors`);
+  const f16 = Buffer.from([0x00, 0x3c, 0x00, 0x7e]); // 1.0, NaN
+  assert.throws(
+    () => writeEngineFile(path, [{ name: "model.shared.weight", dtype: "F16", shape: [2], data: f16, precision: "f16" }], meta),
+    (e: Error) => e.message.includes("model.shared.weight") && /element 1 is not finite/.test(e.message),
+  );
+  assert.equal(existsSync(path), false);
+  const f32 = Buffer.alloc(8);
+  f32.writeFloatLE(2.5, 0);
+  f32.writeFloatLE(Number.NEGATIVE_INFINITY, 4);
+  assert.throws(() => writeEngineFile(path, [{ name: "b", dtype: "F32", shape: [2], data: f32, precision: "f32" }], meta), /tensor b: element 1 is not finite/);
+  f32.writeFloatLE(-0, 4);
+  writeEngineFile(path, [{ name: "b", dtype: "F32", shape: [2], data: f32, precision: "f32" }], meta);
+  assert.ok(existsSync(path));
 });

@@ -21,8 +21,9 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("registryLookup: released engines by source language, revocations, no registry file created", async () => {
-  assert.equal(registryLookup(join(dir, "absent.sqlite"), () => {}), undefined);
-  assert.equal(existsSync(join(dir, "absent.sqlite")), false);
+  const absent = registryLookup(join(dir, "absent.sqlite"), () => {});
+  assert.equal(await absent.lookup("fr"), undefined, "no registry: the reference serves");
+  assert.equal(existsSync(join(dir, "absent.sqlite")), false, "the server never creates a registry");
 
   const dbFile = join(dir, "registry.sqlite");
   const reg = await openRegistry({ path: dbFile });
@@ -45,7 +46,7 @@ test("registryLookup: released engines by source language, revocations, no regis
   assert.equal(await source.lookup("fr"), undefined, "registered but not released");
   await gate("pass");
   const ref = await source.lookup("fr");
-  assert.deepEqual(ref, { id: int8.id, name: "tiny/int8-fr", file: int8.file, recipe: "int8", decodeOptions: { beamSize: 2 } });
+  assert.deepEqual(ref, { id: int8.id, name: "tiny/int8-fr", file: int8.file, recipe: "int8", decodeOptions: { beamSize: 2 }, fileSha256: "0".repeat(64) });
   assert.equal(await source.lookup("de"), undefined, "other languages stay on the reference");
   assert.equal(await source.lookup("en"), undefined);
   await gate("fail");

@@ -242,7 +242,15 @@ describe("runs, gate decisions and releases", () => {
       assert.ok(g1.release?.active);
       assert.equal(g1.reasons.length, 1);
       assert.equal(await isReleased(reg.db, e.id), true);
-      const g2 = await recordGateDecision(reg.db, { engineId: e.id, referenceEngineId: ref.id, decision: "pass", tolerances: {}, summary: "pass", reasons: [reason] });
+      // The same decision on the same runs is a no-op (issue 9 item 5): nothing recorded, the release stays.
+      const same = await recordGateDecision(reg.db, { engineId: e.id, referenceEngineId: ref.id, decision: "pass", tolerances: {}, summary: "pass", reasons: [reason] });
+      assert.equal(same.unchanged, true);
+      assert.equal(same.decision.id, g1.decision.id);
+      assert.equal(same.release?.id, g1.release!.id);
+      assert.deepEqual(same.ended, []);
+      // A decision on other terms (here other tolerances) supersedes the release.
+      const g2 = await recordGateDecision(reg.db, { engineId: e.id, referenceEngineId: ref.id, decision: "pass", tolerances: { default: 0.5 }, summary: "pass", reasons: [reason] });
+      assert.equal(g2.unchanged, false);
       assert.deepEqual(g2.ended.map((r) => r.id), [g1.release!.id]);
       assert.equal((await listReleases(reg.db)).length, 1);
       assert.equal((await listReleases(reg.db, { all: true })).length, 2);

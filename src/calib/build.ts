@@ -8,13 +8,14 @@
  * side against all of them; the decoder side then sees those languages (and every other language's set
  * has English references, so the decoder sees English there).
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { rm } from "node:fs/promises";
+import { basename, resolve } from "node:path";
 
 import { loadCalibrationSet } from "./data/index.js";
 import { CalibrationSession, type CalibProgress, type CalibrationExample, type QuantizeOptions, type QuantizeResult } from "../engine/calibration.js";
 import { modelConfigSha256, sha256Hex, writeEngineFile, type EngineTensor } from "../engine/engine-file.js";
 import { resolveLanguage } from "../languages.js";
+import { commitTemp, newTempPath, sweepTemps } from "../storage/engine-store.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
 
 export type CalibRecipe = "int8" | "awq-int4";
@@ -36,7 +37,7 @@ export interface BuildOptions {
   recipe: CalibRecipe;
   /** Calibration set name (default: the language's ISO code). */
   setName?: string;
-  /** Where engine files go (default var/engines). */
+  /** Content-addressed engine store the file goes to (src/storage/engine-store.ts; the CLI uses enginesDir()). */
   outDir: string;
   threads?: number;
   /** Overrides of RECIPE_DEFAULTS. */
@@ -48,11 +49,10 @@ export interface BuildOptions {
   /** sha256 of the model weights (registry), recorded in the metadata. */
   modelWeightsSha256?: string;
   onProgress?: (p: CalibProgress) => void;
-  /** File name override (default <model>-<lang>-<recipe>.safetensors). */
-  fileName?: string;
 }
 
 export interface BuiltEngine {
+  /** `<outDir>/<sha256>.safetensors`: named by its bytes, never overwritten by another build. */
   path: string;
   bytes: number;
   fileSha256: string;
@@ -60,10 +60,6 @@ export interface BuiltEngine {
   setName: string;
   result: Omit<QuantizeResult, "tensors">;
   seconds: { examples: number; statistics: number; quantize: number; total: number };
-}
-
-export function defaultEngineFileName(modelDir: string, lang: string, recipe: string): string {
-  return `${basename(resolve(modelDir))}-${lang}-${recipe}.safetensors`;
 }
 
 /** Tokenized teacher-forcing examples of a calibration set. */
@@ -109,8 +105,8 @@ export async function buildCalibratedEngine(opts: BuildOptions): Promise<BuiltEn
     session.dispose();
   }
   const t3 = performance.now();
-  if (!existsSync(opts.outDir)) mkdirSync(opts.outDir, { recursive: true });
-  const path = join(resolve(opts.outDir), opts.fileName ?? defaultEngineFileName(opts.modelDir, opts.lang, opts.recipe));
+  await sweepTemps(opts.outDir);
+  const tmp = await newTempPath(opts.outDir);
   const tensors: EngineTensor[] = result.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.data, precision: t.precision }));
   const { tensors: _dropped, ...summary } = result;
   const report = {
@@ -120,17 +116,25 @@ export async function buildCalibratedEngine(opts: BuildOptions): Promise<BuiltEn
     examples: examples.length,
     layers: summary.units.map((u) => ({ unit: u.unit, precision: u.precision, kl: u.kl, awqAlpha: u.awqAlpha, relErrW8A8: u.relErrW8A8, relErrW8A16: u.relErrW8A16 })),
   };
-  const written = writeEngineFile(path, tensors, {
-    model_name: basename(resolve(opts.modelDir)),
-    model_config_sha256: modelConfigSha256(opts.modelDir),
-    model_weights_sha256: opts.modelWeightsSha256 ?? "",
-    model_dir: resolve(opts.modelDir),
-    language: opts.lang,
-    recipe: opts.recipe,
-    calibration_set: setName,
-    calibration_sha256: setHash,
-    report: JSON.stringify(report),
-  });
+  let written: ReturnType<typeof writeEngineFile>;
+  try {
+    written = writeEngineFile(tmp, tensors, {
+      model_name: basename(resolve(opts.modelDir)),
+      model_config_sha256: modelConfigSha256(opts.modelDir),
+      model_weights_sha256: opts.modelWeightsSha256 ?? "",
+      model_dir: resolve(opts.modelDir),
+      language: opts.lang,
+      recipe: opts.recipe,
+      calibration_set: setName,
+      calibration_sha256: setHash,
+      report: JSON.stringify(report),
+    });
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  // tmp + fsync + rename to <outDir>/<sha256>.safetensors: a killed build leaves no file under a content name.
+  const { path } = await commitTemp(tmp, opts.outDir, written.fileSha256);
   const t4 = performance.now();
   return {
     path,

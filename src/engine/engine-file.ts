@@ -15,7 +15,7 @@
  * not match, naming the file.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { CheckpointError, expectedTensors, optionalTensors, parseConfig, type Checkpoint, type TensorLocation } from "./loader.js";
@@ -51,7 +51,20 @@ export function sha256Hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** Writes the engine file; returns its size and the sha256 of the whole file. */
+/** Index of the first NaN/inf in F32 or F16 data (little-endian), or -1. */
+function firstNonFinite(dtype: string, data: Uint8Array): number {
+  if (dtype === "F32") {
+    for (let i = 0; i + 3 < data.length; i += 4) if (((data[i + 3]! & 0x7f) === 0x7f) && (data[i + 2]! & 0x80) === 0x80) return i / 4;
+  } else if (dtype === "F16") {
+    for (let i = 0; i + 1 < data.length; i += 2) if ((data[i + 1]! & 0x7c) === 0x7c) return i / 2;
+  }
+  return -1;
+}
+
+/**
+ * Writes the engine file (fsynced before it is closed); returns its size and the sha256 of the whole file.
+ * Refuses NaN/inf in float tensors (a diverged calibration), naming the tensor, before anything is written.
+ */
 export function writeEngineFile(path: string, tensors: EngineTensor[], meta: EngineMetadata): { bytes: number; fileSha256: string; dataSha256: string } {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -63,6 +76,8 @@ export function writeEngineFile(path: string, tensors: EngineTensor[], meta: Eng
     const expect = t.dtype === "U8" && t.precision.startsWith("int4") ? t.data.length : n * SIZE[t.dtype]!;
     if (t.data.length !== expect || n * SIZE[t.dtype]! !== t.data.length)
       throw new CheckpointError(`${path}: tensor ${t.name}: ${t.data.length} bytes for shape [${t.shape.join(", ")}] ${t.dtype}`);
+    const bad = firstNonFinite(t.dtype, t.data);
+    if (bad >= 0) throw new CheckpointError(`${path}: tensor ${t.name}: element ${bad} is not finite; non-finite weights are refused, nothing written`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length] };
     precision[t.name] = t.precision;
     offset += t.data.length;
@@ -88,6 +103,7 @@ export function writeEngineFile(path: string, tensors: EngineTensor[], meta: Eng
       writeSync(fd, chunk);
       fileHash.update(chunk);
     }
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -3,7 +3,10 @@
  * released calibrated engine for the request's source language (src/calib/released.ts's releasedEngineFor),
  * loaded on first use and kept. Registry answers are cached per language for a short time so that a new release
  * or a revocation is picked up without a restart. Any failure (registry unreadable, engine file that does not
- * load) is logged and the request goes to the reference engine.
+ * load) is logged and the request goes to the reference engine. A released engine whose file is missing or does
+ * not hold the bytes the registry recorded when it was gated (src/storage/engine-store.ts) is a broken release:
+ * logged as an error, counted (glossa_engine_load_failures_total{engine, problem}) and never served.
+ * A registry file that appears after the server started is picked up (and announced in the log).
  */
 import { existsSync } from "node:fs";
 import { isPostgresUrl } from "../config.js";
@@ -11,6 +14,7 @@ import type { DecodeOptions } from "../engine/types.js";
 import { releasedEngineFor } from "../calib/released.js";
 import { openRegistry, type Registry } from "../storage/db.js";
 import { engineDecodeOptions } from "../storage/engines.js";
+import { EngineFileError, type EngineFileProblem } from "../storage/engine-store.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import type { TranslationService } from "./translation-service.js";
 
@@ -22,6 +26,15 @@ export interface CalibratedEngineRef {
   file: string;
   recipe: string;
   decodeOptions: Partial<DecodeOptions>;
+  /** sha256 the registry recorded for the file when the engine was registered and gated. */
+  fileSha256?: string;
+}
+
+/** Why a released engine could not be served: the file's problem, or "load" when the engine refused it. */
+export type LoadFailureProblem = EngineFileProblem | "load";
+
+export function loadFailureProblem(err: unknown): LoadFailureProblem {
+  return err instanceof EngineFileError ? err.problem : "load";
 }
 
 /** The released calibrated engine for a source language (ISO 639-1), or undefined for the reference. */
@@ -36,11 +49,14 @@ export interface EngineSlot {
 }
 
 /**
- * Registry-backed lookup over the database at dbPath. Returns undefined when the file does not exist (then only
- * the reference is served; the server never creates a registry). The registry is opened on first use.
+ * Registry-backed lookup over the database at dbPath. While the file does not exist only the reference is served
+ * (the server never creates a registry); every lookup checks again, so a registry created after the server
+ * started is read from then on, and the log says so. The registry is opened on first use.
  */
-export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): Promise<void> } | undefined {
-  if (dbPath !== ":memory:" && !isPostgresUrl(dbPath) && !existsSync(dbPath)) return undefined;
+export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): Promise<void> } {
+  const isFile = dbPath !== ":memory:" && !isPostgresUrl(dbPath);
+  let seen = !isFile || existsSync(dbPath);
+  log(seen ? `registry ${isFile ? dbPath : "(database)"}: released engines are served from it` : `registry ${dbPath} does not exist yet: serving the reference engine; released engines are served once it appears`);
   let registry: Promise<Registry> | undefined;
   const open = (): Promise<Registry> => {
     registry ??= openRegistry({ path: dbPath }).catch((e: unknown) => {
@@ -51,6 +67,11 @@ export function registryLookup(dbPath: string, log: (msg: string, err?: unknown)
   };
   return {
     lookup: async (srcIso) => {
+      if (!seen) {
+        if (!existsSync(dbPath)) return undefined;
+        seen = true;
+        log(`registry ${dbPath} appeared: released engines are now served from it`);
+      }
       const row = await releasedEngineFor((await open()).db, srcIso);
       if (!row) return undefined;
       let decodeOptions: Partial<DecodeOptions> = {};
@@ -59,7 +80,7 @@ export function registryLookup(dbPath: string, log: (msg: string, err?: unknown)
       } catch (err) {
         log(`engine ${row.name}: ignoring invalid decode options`, err);
       }
-      return { id: row.id, name: row.name, file: row.file, recipe: row.recipe, decodeOptions };
+      return { id: row.id, name: row.name, file: row.file, recipe: row.recipe, decodeOptions, fileSha256: row.fileSha256 };
     },
     close: async () => {
       const r = registry;
@@ -87,6 +108,8 @@ export class EngineRouter {
     private readonly log: (msg: string, err?: unknown) => void,
     private readonly cacheMs = 30_000,
     private readonly retryMs = 60_000,
+    /** Called for every failed load (metrics); the failure is also logged here. */
+    private readonly onLoadFailure?: (ref: CalibratedEngineRef, problem: LoadFailureProblem) => void,
   ) {}
 
   /** The slot serving requests from this source language. Never throws: falls back to the reference. */
@@ -103,7 +126,14 @@ export class EngineRouter {
           return slot;
         },
         (err: unknown) => {
-          this.log(`released engine ${ref.name} failed to load; serving the reference instead`, err);
+          const problem = loadFailureProblem(err);
+          this.log(
+            problem === "load"
+              ? `ERROR released engine ${ref.name} failed to load; serving the reference instead`
+              : `ERROR broken release: engine ${ref.name} (${problem}); serving the reference instead`,
+            err,
+          );
+          this.onLoadFailure?.(ref, problem);
           this.failedUntil.set(ref.id, Date.now() + this.retryMs);
           this.loaded.delete(ref.id);
           return undefined;

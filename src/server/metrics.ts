@@ -55,6 +55,7 @@ export class ServerMetrics implements SchedulerObserver {
   readonly sourceTokensEncoded: Counter;
   readonly preemptions: Counter;
   readonly engineStepErrors: Counter;
+  readonly engineLoadFailures: Counter<"engine" | "problem">;
   readonly kvBlocksUsed: Gauge;
   readonly kvBlocksFree: Gauge;
   readonly kvBlocksCapacity: Gauge;
@@ -136,6 +137,12 @@ export class ServerMetrics implements SchedulerObserver {
     this.sourceTokensEncoded = new Counter({ name: "glossa_source_tokens_encoded_total", help: "Source tokens encoded by the engine.", registers });
     this.preemptions = new Counter({ name: "glossa_preemptions_total", help: "Sequences preempted by the engine for lack of KV blocks.", registers });
     this.engineStepErrors = new Counter({ name: "glossa_engine_step_errors_total", help: "Engine steps that threw.", registers });
+    this.engineLoadFailures = new Counter({
+      name: "glossa_engine_load_failures_total",
+      help: "Released engines that could not be served (the reference served instead): problem = missing, checksum or changed (the file is not the bytes the registry gated), load (the engine refused the file).",
+      labelNames: ["engine", "problem"],
+      registers,
+    });
     this.kvBlocksUsed = new Gauge({
       name: "glossa_kv_blocks_used",
       help: "KV cache blocks in use.",

@@ -17,6 +17,7 @@ import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type St
 import type { AccessRecord } from "./access-log.js";
 import { createApp, mountAdmin } from "./app.js";
 import { calibAdminRoutes } from "./routes/calib-admin.js";
+import { assertUnchanged, EngineFileError, verifyContent } from "../storage/engine-store.js";
 import { EngineRouter, registryLookup, type CalibratedEngineRef, type EngineLookup, type EngineSlot } from "./engines.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
@@ -283,6 +284,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const loadCalibrated =
       opts.loadCalibrated ??
       (async (ref: CalibratedEngineRef): Promise<Backend> => {
+        // The registry row is what was gated: serve only those exact bytes (src/storage/engine-store.ts).
+        if (ref.fileSha256 === undefined) throw new EngineFileError("checksum", ref.file, `engine ${ref.name}: the registry records no sha256 for ${ref.file}`);
+        const verified = await verifyContent(ref.file, ref.fileSha256, `engine ${ref.name}: file`);
         const engine = await Engine.load({
           modelDir: settings.modelDir,
           enginePath: ref.file,
@@ -290,6 +294,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
           ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
         });
+        try {
+          await assertUnchanged(ref.file, verified, `engine ${ref.name}: file`);
+        } catch (e) {
+          engine.dispose();
+          throw e;
+        }
         return { engine, tokenizer: loaded.tokenizer, modelName: ref.name, dispose: () => engine.dispose() };
       });
     router = new EngineRouter(
@@ -301,6 +311,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         return buildSlot(ref.name, b.engine, b.tokenizer, settings, { ...opts.decodeDefaults, ...ref.decodeOptions }, observer, log, planner!, b.dispose);
       },
       log,
+      undefined,
+      undefined,
+      (ref, problem) => metrics.engineLoadFailures.inc({ engine: ref.name, problem }),
     );
     metrics.ready.set(1);
   })();

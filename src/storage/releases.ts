@@ -45,6 +45,17 @@ export interface RecordedGate {
   release: ReleaseRow | undefined;
   /** Releases this decision ended (superseded by a pass, revoked by a fail). */
   ended: ReleaseRow[];
+  /**
+   * True when nothing was recorded: the engine's latest decision already says the same thing about the same
+   * runs (same reference, tolerances, and per reason the same pair, set, runs and outcome) and the release state
+   * still follows from it. `decision`, `reasons` and `release` are then that earlier decision's.
+   */
+  unchanged: boolean;
+}
+
+/** The parts of a reason that identify what was compared and what came out (not the free-text wording). */
+function reasonKey(r: { pair: string; setName: string; engineRunId: number | null; referenceRunId: number | null; passed: boolean }): string {
+  return JSON.stringify([r.pair, r.setName, r.engineRunId, r.referenceRunId, r.passed]);
 }
 
 /** Records a decision, its reasons, and the release change it implies, in one transaction. */
@@ -53,6 +64,15 @@ export async function recordGateDecision(db: RegistryDb, d: NewGateDecision): Pr
   return inTransaction(db, async (tx) => {
     // Decisions about one engine are serialized: their ids follow the order in which they took effect.
     await lockRow(tx, engines, engines.id, d.engineId);
+    // Re-gating the same bytes (an engine row is one file's bytes) on the same runs changes nothing: no churn.
+    const latest = await first(tx.orm.select().from(gateDecisions).where(eq(gateDecisions.engineId, d.engineId)).orderBy(desc(gateDecisions.id)).limit(1));
+    if (latest && latest.decision === d.decision && latest.referenceEngineId === d.referenceEngineId && latest.tolerances === JSON.stringify(d.tolerances)) {
+      const prevReasons = await tx.orm.select().from(gateReasons).where(eq(gateReasons.decisionId, latest.id)).orderBy(gateReasons.id);
+      const same = prevReasons.map(reasonKey).sort().join("\n") === d.reasons.map(reasonKey).sort().join("\n");
+      const active = await tx.orm.select().from(releases).where(and(eq(releases.engineId, d.engineId), eq(releases.active, true)));
+      const consistent = d.decision === "pass" ? active.length === 1 && active[0]!.gateDecisionId === latest.id : active.length === 0;
+      if (same && consistent) return { decision: latest, reasons: prevReasons, release: active[0], ended: [], unchanged: true };
+    }
     const at = new Date().toISOString();
     const decision = await one(
       tx.orm
@@ -78,7 +98,7 @@ export async function recordGateDecision(db: RegistryDb, d: NewGateDecision): Pr
       d.decision === "pass"
         ? await one(tx.orm.insert(releases).values({ engineId: d.engineId, gateDecisionId: decision.id, releasedAt: at, active: true }).returning())
         : undefined;
-    return { decision, reasons, release, ended };
+    return { decision, reasons, release, ended, unchanged: false };
   });
 }
 

@@ -2,6 +2,7 @@
  * Calibration-data operations behind `glossa calib-data` and the admin routes: import a language's
  * candidate pool, draw a set, list sets, per-set statistics, exclude members, re-read a set's text.
  */
+import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { RegistryDb } from "../../storage/db.js";
 import type { CalibExclusionRow, CalibPoolRow, CalibPoolSourceRow, CalibSetRow } from "../../storage/schema/calibration.js";
@@ -20,6 +21,7 @@ import {
   poolEntries,
   poolOf,
   poolSourcesOf,
+  insertExclusions,
   replacePool,
   setByName,
   setsAll,
@@ -319,14 +321,108 @@ async function summaryOf(ctx: CalibDataContext, row: CalibSetRow, given?: readon
   };
 }
 
+/**
+ * Committed manifests (calib-data/*.json) that the registry does not hold yet are adopted, so that a fresh clone
+ * lists, verifies and uses the sets it ships without a manual import: the set row and its members are recreated
+ * from the manifest, every member line (and aligned reference) is read from the corpora and checked against its
+ * sha256, and the values the draw computed from the text (normalised hash, script share) are computed again.
+ * A set the registry already holds under that name is left as it is (the registry is the working copy; sample and
+ * exclude rewrite the manifest). `only` limits the adoption to one set name (and a failure then throws, naming
+ * the manifest and the line); without it a manifest that cannot be adopted is reported through ctx.log and
+ * skipped. Returns the names adopted.
+ */
+export async function adoptCommittedManifests(ctx: CalibDataContext, only?: string): Promise<string[]> {
+  let files: string[];
+  try {
+    files = readdirSync(ctx.manifestDir).filter((f) => f.endsWith(".json")).sort();
+  } catch {
+    return [];
+  }
+  const adopted: string[] = [];
+  for (const f of files) {
+    const name = f.slice(0, -".json".length);
+    if (only !== undefined && name !== only) continue;
+    if ((await setByName(ctx.db, name)) !== undefined) continue;
+    try {
+      if (await adoptManifest(ctx, name, join(ctx.manifestDir, f))) adopted.push(name);
+    } catch (e) {
+      if (only !== undefined) throw e;
+      ctx.log?.(`${name}: committed manifest not adopted: ${(e as Error).message}`);
+    }
+  }
+  return adopted;
+}
+
+async function adoptManifest(ctx: CalibDataContext, name: string, path: string): Promise<boolean> {
+  {
+    let m: CalibManifest;
+    try {
+      m = readManifest(path);
+    } catch {
+      return false; // not a calibration-set manifest: nothing to adopt
+    }
+    if (m.name !== name) throw new CalibDataError(`${path}: manifest names set "${m.name}", the file is named "${name}"`);
+    const language = requireLanguage(m.lang);
+    const texts = readSetText(ctx.corpora, m.members);
+    const members: Member[] = m.members.map((mm, i) => ({
+      file: mm.file,
+      line: mm.line,
+      sha256: mm.sha256,
+      normHash: sha256Hex(normalizeForMatch(texts[i]!.text)),
+      units: mm.units,
+      scriptShare: scriptShare(texts[i]!.text, language.script).share,
+      bucket: mm.bucket,
+      ...(mm.target ? { target: mm.target } : {}),
+    }));
+    if (setHash(m.lang, members) !== m.setHash) throw new CalibDataError(`${path}: set hash does not match its members (edited by hand?)`);
+    const edges = m.buckets.slice(0, 3).map((b) => b.maxUnits);
+    if (edges.some((e) => e === null)) throw new CalibDataError(`${path}: malformed buckets`);
+    const row = await insertSet(
+      ctx.db,
+      {
+        name,
+        lang: m.lang,
+        seed: m.seed,
+        requestedSize: m.requestedSize,
+        setHash: m.setHash,
+        unit: m.unit,
+        bucketEdges: edges as number[],
+        options: { ...m.selection },
+        evalFingerprint: m.evalIndexFingerprint,
+        manifestPath: relative(ctx.repoRoot, path).split("\\").join("/"),
+        members,
+      },
+      false,
+    );
+    if (m.exclusions.length > 0) {
+      const cache = new Map<string, string[]>();
+      const normOf = (file: string, line: number, sha: string): string => {
+        let lines = cache.get(file);
+        if (!lines) cache.set(file, (lines = readLines(join(ctx.corpora, file))));
+        const t = lines[line - 1];
+        return t !== undefined && sha256Hex(t) === sha ? sha256Hex(normalizeForMatch(t)) : "";
+      };
+      await insertExclusions(
+        ctx.db,
+        row,
+        m.exclusions.map((e) => ({ file: e.file, line: e.line, sha256: e.sha256, normHash: normOf(e.file, e.line, e.sha256), reason: e.reason, at: e.at })),
+      );
+    }
+    ctx.log?.(`${name}: adopted the committed manifest ${relative(ctx.repoRoot, path)} (${members.length} members, set hash ${m.setHash.slice(0, 16)}...)`);
+    return true;
+  }
+}
+
 export async function listSets(ctx: CalibDataContext): Promise<SetSummary[]> {
+  await adoptCommittedManifests(ctx);
   const out: SetSummary[] = [];
   for (const r of await setsAll(ctx.db)) out.push(await summaryOf(ctx, r));
   return out;
 }
 
 export async function requireSet(ctx: CalibDataContext, name: string): Promise<CalibSetRow> {
-  const row = await setByName(ctx.db, name);
+  let row = await setByName(ctx.db, name);
+  if (row === undefined && (await adoptCommittedManifests(ctx, name)).length > 0) row = await setByName(ctx.db, name);
   if (row === undefined) throw new CalibNotFoundError(`no calibration set named "${name}" (see: glossa calib-data list)`);
   return row;
 }

@@ -238,6 +238,21 @@ export async function exclusionsOfSet(db: DbOrTx, setId: number): Promise<CalibE
   return db.orm.select().from(calibExclusions).where(eq(calibExclusions.setId, setId)).orderBy(asc(calibExclusions.id));
 }
 
+/** Records exclusions of a set as a committed manifest lists them (adoption of calib-data/<name>.json). */
+export async function insertExclusions(
+  db: RegistryDb,
+  set: CalibSetRow,
+  rows: readonly { file: string; line: number; sha256: string; normHash: string; reason: string; at: string }[],
+): Promise<void> {
+  const { calibExclusions } = db.t;
+  await inTransaction(db, async (tx) => {
+    for (const e of rows)
+      await tx.orm
+        .insert(calibExclusions)
+        .values({ setId: set.id, setName: set.name, lang: set.lang, file: e.file, line: e.line, sha256: e.sha256, normHash: e.normHash, reason: e.reason, excludedAt: e.at });
+  });
+}
+
 export interface MembershipChange {
   readonly set: CalibSetRow;
   readonly removed: readonly Member[];

@@ -10,11 +10,10 @@
  * reference and the engine, the engine's size and decode tokens/s of both engines.
  */
 import { statSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { buildCalibratedEngine, CALIB_RECIPES, CalibrateError, type CalibRecipe } from "../../calib/build.js";
-import { corporaDir, evalDir, modelDir, repoRoot } from "../../config.js";
+import { corporaDir, enginesDir, evalDir, modelDir } from "../../config.js";
 import { Translator } from "../../engine/translator.js";
 import { openEngineTranslator } from "../../eval/engineTranslator.js";
 import { gateEngine, loadTolerances } from "../../eval/gate.js";
@@ -161,7 +160,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
       klBudget = Number(values["kl-budget"]);
       if (!Number.isFinite(klBudget) || klBudget < 0) throw new UsageError(`--kl-budget expects a number >= 0 (nats per token), got ${JSON.stringify(values["kl-budget"])}`);
     }
-    const outDir = values["out-dir"] ?? process.env.GLOSSA_ENGINES_DIR ?? join(repoRoot(), "var", "engines");
+    const outDir = values["out-dir"] ?? enginesDir();
     const mdir = modelDir();
     const reg = await openRegistry();
     try {

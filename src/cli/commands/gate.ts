@@ -84,6 +84,7 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
               reference: { id: reference.id, name: reference.name },
               decision: g.decision,
               decisionId: g.recorded.decision.id,
+              unchanged: g.recorded.unchanged,
               summary: g.summary,
               failingPairs: g.failingPairs,
               releaseId: g.recorded.release?.id ?? null,
@@ -105,7 +106,11 @@ export async function gateCommand(argv: string[], io: CommandIo = PROCESS_IO): P
           g.decision === "pass"
             ? `released (release #${g.recorded.release!.id})`
             : `rejected: ${g.failingPairs.join(", ")}${g.recorded.ended.length > 0 ? `; active release revoked (#${g.recorded.ended.map((r) => r.id).join(", #")})` : ""}`;
-        io.stdout.write(`decision #${g.recorded.decision.id}: ${g.decision.toUpperCase()}: ${after}\n`);
+        if (g.recorded.unchanged)
+          io.stdout.write(
+            `unchanged: decision #${g.recorded.decision.id} already ${g.decision === "pass" ? `released these bytes (release #${g.recorded.release?.id})` : "rejected them"} on the same runs; nothing recorded\n`,
+          );
+        else io.stdout.write(`decision #${g.recorded.decision.id}: ${g.decision.toUpperCase()}: ${after}\n`);
       }
       return g.decision === "pass" ? 0 : 1;
     } finally {

@@ -45,6 +45,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => { const { calibDataCommand } = await import("./commands/calib-data.js"); return (argv) => calibDataCommand(argv); },
     summary: "per-language calibration sets: import, sample, list, stats, exclude, verify",
   },
+  keys: {
+    load: async () => { const { keysCommand } = await import("./commands/keys.js"); return (argv) => keysCommand(argv); },
+    summary: "API keys of the translation API: create (with chars/month and requests/minute limits), list, revoke",
+  },
 };
 
 function usage(): string {

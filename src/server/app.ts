@@ -5,7 +5,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import type { Language } from "../languages.js";
+import { AccessGate, countCharacters, glossaRefusal, keyFromAuthorization, libreRefusal, type Grant } from "./access.js";
+import type { ApiDescription } from "./api-description.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "./body.js";
+import { corsMiddleware } from "./cors.js";
 import { detectLanguage } from "./detect.js";
 import { HttpError } from "./http-error.js";
 import { noteRequest, requestIdFrom, type AccessRecord, type AppEnv } from "./access-log.js";
@@ -14,6 +17,7 @@ import type { ServerSettings } from "./settings.js";
 import { parseTranslateBody, type TranslateCall } from "./translate-request.js";
 import { drainingError, schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
 import type { TextTranslation, TranslationService } from "./translation-service.js";
+import { deeplRoutes } from "./routes/deepl.js";
 import { webRoutes } from "./routes/ui.js";
 
 export interface AppDeps extends FlowDeps {
@@ -22,6 +26,10 @@ export interface AppDeps extends FlowDeps {
   log: (msg: string, err?: unknown) => void;
   /** Receives one record per request (the access log); none when absent. */
   access?: (record: AccessRecord) => void;
+  /** API key checks (GLOSSA_REQUIRE_KEYS); absent: keys not required. */
+  keys?: AccessGate;
+  /** Where routes describe themselves for /openapi.json. */
+  api?: ApiDescription;
 }
 
 /** The Glossa-shape answer. */
@@ -52,6 +60,7 @@ const MAX_BODY_ERROR = 200;
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { metrics, settings } = deps;
+  const keys = deps.keys ?? AccessGate.disabled();
 
   // Every request: a request id (echoed), metrics by route and status, latency to response headers, access log.
   app.use("*", async (c, next) => {
@@ -88,6 +97,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
     c.res.headers.set("connection", "close");
   });
+  // CORS for browsers on other origins (GLOSSA_CORS_ORIGINS, "*" by default as LibreTranslate); preflights end here.
+  const cors = corsMiddleware(settings.corsOrigins);
+  if (cors) app.use("*", cors);
 
   app.onError((err, c) => {
     if (err instanceof HttpError) return jsonError(c, err.status, err.message, err.headers);
@@ -139,12 +151,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
     const call = await readTranslateCall(c.req.raw, settings, reference);
     noteRequest(c, { chars: call.texts.reduce((n, t) => n + t.length, 0) });
-    const started = await startTranslation(deps, call, { signal: c.req.raw.signal, arrived });
-    noteRequest(c, { engine: started.engine });
-    if (call.stream) return streamTranslation(c, deps, call, started);
-    const results = await started.run();
-    metrics.textsTranslated.inc(results.length);
-    return c.json(formatAnswer(call, results, started));
+    // API keys (GLOSSA_REQUIRE_KEYS): the body's api_key (LibreTranslate) or an Authorization header.
+    const admitted = await keys.admit(call.apiKey ?? keyFromAuthorization(c.req.header("authorization")), countCharacters(call.texts));
+    if (!admitted.ok) throw call.shape === "libre" ? libreRefusal(admitted.refusal) : glossaRefusal(admitted.refusal);
+    const grant = admitted.grant;
+    try {
+      const started = await startTranslation(deps, call, { signal: c.req.raw.signal, arrived });
+      noteRequest(c, { engine: started.engine });
+      if (call.stream) return streamTranslation(c, deps, call, started, grant);
+      const results = await started.run();
+      metrics.textsTranslated.inc(results.length);
+      return c.json(formatAnswer(call, results, started));
+    } catch (err) {
+      // Characters are billed only for translations delivered.
+      await grant.refund();
+      throw err;
+    }
   });
 
   app.all("/translate", (c) => jsonError(c, 405, "use POST /translate", { allow: "POST" }));
@@ -156,12 +178,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (typeof q !== "string") throw new HttpError(400, '"q" must be a string');
     noteRequest(c, { chars: q.length });
     if (q.length > settings.maxChars) throw new HttpError(413, `"q" has more than ${settings.maxChars} characters`);
+    const bodyKey = (body as Record<string, unknown>).api_key ?? (body as Record<string, unknown>).apiKey;
+    const admitted = await keys.admit(typeof bodyKey === "string" && bodyKey !== "" ? bodyKey : keyFromAuthorization(c.req.header("authorization")), 0);
+    if (!admitted.ok) throw libreRefusal(admitted.refusal);
     const d = detectLanguage(q);
     return c.json(d ? [{ language: d.language.iso, confidence: d.confidence }] : []);
   });
   app.all("/detect", (c) => jsonError(c, 405, "use POST /detect", { allow: "POST" }));
 
   app.route("/", webRoutes({ settings, log: deps.log })); // web pages, /frontend/settings, /api/dashboard
+  app.route("/", deeplRoutes({ flow: deps, keys, ...(deps.api ? { api: deps.api } : {}) }));
 
   return app;
 }
@@ -243,7 +269,7 @@ function sseEvent(event: string, data: unknown): string {
  * Glossa answer, or `error` {error, status}. The work is submitted before the stream opens, so a full queue is
  * still a plain 429.
  */
-function streamTranslation(c: Context, deps: AppDeps, call: TranslateCall, started: StartedTranslation): Response {
+function streamTranslation(c: Context, deps: AppDeps, call: TranslateCall, started: StartedTranslation, grant: Grant): Response {
   const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
@@ -290,6 +316,7 @@ function streamTranslation(c: Context, deps: AppDeps, call: TranslateCall, start
       close();
     },
     (err: unknown) => {
+      grant.refund().catch((e: unknown) => deps.log("refunding an API key's characters failed", e));
       const httpErr = schedulerHttpError(err, deps);
       if (!(httpErr instanceof HttpError)) deps.log("streamed translation failed", err);
       const status = httpErr instanceof HttpError ? httpErr.status : 500;

@@ -15,6 +15,7 @@ import { describeDecodeDefaults, resolveDecodeDefaults } from "../engine/decode-
 import type { DecodeOptions, PoolStats, StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
 import type { AccessRecord } from "./access-log.js";
+import { AccessGate } from "./access.js";
 import { createApp, mountAdmin } from "./app.js";
 import { calibAdminRoutes } from "./routes/calib-admin.js";
 import { assertUnchanged, EngineFileError, verifyContent } from "../storage/engine-store.js";
@@ -219,9 +220,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   let directions = Directions.fromModelDir(settings.modelDir);
   const registry = opts.engineLookup === undefined ? registryLookup(settings.dbPath, log) : undefined;
   const lookup = opts.engineLookup === undefined ? registry?.lookup : (opts.engineLookup ?? undefined);
+  // API keys (GLOSSA_REQUIRE_KEYS): opens the registry now, so a broken database fails the start, not a request.
+  const keys = await AccessGate.open({ required: settings.requireKeys, dbPath: settings.dbPath, log });
   const app = createApp({
     settings,
     metrics,
+    keys,
     service: () => router?.reference.service,
     route: async (srcIso) => {
       const slot = await router!.slotFor(srcIso);
@@ -338,6 +342,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       await Promise.all(slots.map((s) => s.close(0)));
       await registry?.close();
       await planner?.close();
+      await keys.close();
       // Keep-alive connections go as soon as they are idle (their last answer written); after 2 s, all go.
       const idleSweep = setInterval(() => server.closeIdleConnections(), 25);
       const forced = setTimeout(() => server.closeAllConnections(), 2000);

@@ -69,10 +69,14 @@ export interface ServerSettings {
   tokenizerThreads: number;
   /** Access log and messages: "text" lines or "json" lines (one JSON object per line). */
   logFormat: "text" | "json";
+  /** Translation routes require an API key from the registry (glossa keys create); off by default. */
+  requireKeys: boolean;
+  /** CORS: "*" (any origin, LibreTranslate's default), a comma-separated list of origins, or "none". */
+  corsOrigins: string;
 }
 
 /** "db": GLOSSA_DB, a SQLite file path (resolved) or a postgres:// URL (kept as given). */
-type Kind = "int" | "string" | "path" | "list" | "db";
+type Kind = "int" | "string" | "path" | "list" | "db" | "bool";
 
 interface SettingSpec {
   key: keyof ServerSettings;
@@ -115,6 +119,8 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "maxSegments", env: "GLOSSA_MAX_SEGMENTS", flag: "--max-segments", kind: "int", min: 1 },
   { key: "tokenizerThreads", env: "GLOSSA_TOKENIZER_THREADS", flag: "--tokenizer-threads", kind: "int", min: 1 },
   { key: "logFormat", env: "GLOSSA_LOG_FORMAT", flag: "--log-format", kind: "string", allowed: new Set(["text", "json"]) },
+  { key: "requireKeys", env: "GLOSSA_REQUIRE_KEYS", flag: "--require-keys", kind: "bool" },
+  { key: "corsOrigins", env: "GLOSSA_CORS_ORIGINS", flag: "--cors-origins", kind: "string" },
 ];
 
 export function defaultSettings(): ServerSettings {
@@ -148,10 +154,18 @@ export function defaultSettings(): ServerSettings {
     maxSegments: 1024,
     tokenizerThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
     logFormat: "text",
+    requireKeys: false,
+    corsOrigins: "*",
   };
 }
 
-function parseValue(spec: SettingSpec, raw: string, from: string): string | number | string[] {
+function parseValue(spec: SettingSpec, raw: string, from: string): string | number | string[] | boolean {
+  if (spec.kind === "bool") {
+    const t = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(t)) return true;
+    if (["0", "false", "no", "off"].includes(t)) return false;
+    throw new SettingsError(`${from}: expected 1/0 (or true/false, yes/no, on/off), got "${raw}"`);
+  }
   if (spec.kind === "list") {
     const items = raw.split(",").map((x) => x.trim().toLowerCase()).filter((x) => x !== "");
     for (const x of items) {

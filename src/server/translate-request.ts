@@ -35,6 +35,8 @@ export interface TranslateCall {
   stream: boolean;
   /** Client-requested deadline in ms (capped by the server's). */
   timeoutMs: number | undefined;
+  /** API key sent in the body (LibreTranslate's api_key, or apiKey as some of its clients send it). */
+  apiKey?: string | undefined;
 }
 
 export interface RequestLimits {
@@ -186,6 +188,8 @@ export function parseTranslateBody(body: unknown, limits: RequestLimits): Transl
     const { texts, single } = readTexts(body.q, "q", limits);
     const format = readFormat(body.format);
     if (body.api_key !== undefined && typeof body.api_key !== "string") throw bad(`"api_key" must be a string`);
+    if (body.apiKey !== undefined && typeof body.apiKey !== "string") throw bad(`"apiKey" must be a string`);
+    const apiKey = (body.api_key as string | undefined) || (body.apiKey as string | undefined) || undefined;
     return {
       shape: "libre",
       texts,
@@ -197,6 +201,7 @@ export function parseTranslateBody(body: unknown, limits: RequestLimits): Transl
       overrides: {},
       stream: false,
       timeoutMs: undefined,
+      apiKey,
     };
   }
   const { texts, single } = readTexts(body.text, "text", limits);

@@ -3,49 +3,31 @@
  * and shared by the servers it starts, one server at a time, and small request helpers.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { modelDir } from "../../src/config.js";
-import { loadBackend, startServer, type Backend, type RunningServer } from "../../src/server/server.js";
-import { defaultSettings, type ServerSettings } from "../../src/server/settings.js";
+import type { RunningServer } from "../../src/server/server.js";
+import type { ServerSettings } from "../../src/server/settings.js";
+import { modelSkip, SharedBackend as HttpSharedBackend } from "./http.js";
 
-export const MODEL = modelDir();
 /** Why the model-backed tests skip, or false when the model is here. */
-export const skipWithoutModel: string | false = existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`;
+export const skipWithoutModel = modelSkip;
 
-export function testSettings(over: Partial<ServerSettings> = {}): ServerSettings {
-  // No registry file unless a test gives one: the reference engine serves everything.
-  return { ...defaultSettings(), port: 0, host: "127.0.0.1", threads: 2, modelDir: MODEL, dbPath: join(MODEL, "no-registry.sqlite"), ...over };
-}
-
-/** One backend per test file; servers started with it share the engine (never two at once). */
+/** test/helpers/http.ts's shared backend, with a temporary folder and no engine registry lookups. */
 export class SharedBackend {
-  private backend: Backend | undefined;
-  private last: RunningServer | undefined;
+  private readonly inner = new HttpSharedBackend();
   readonly tmp = mkdtempSync(join(tmpdir(), "glossa-api-"));
 
   async load(): Promise<void> {
-    this.backend = await loadBackend(testSettings());
+    await this.inner.get();
   }
 
-  async withServer<T>(over: Partial<ServerSettings>, fn: (base: string, s: RunningServer) => Promise<T>): Promise<T> {
-    assert.ok(this.backend, "load() first");
-    await this.last?.scheduler()?.whenIdle();
-    const s = await startServer({ settings: testSettings(over), backend: this.backend, engineLookup: null });
-    this.last = s;
-    try {
-      await s.ready;
-      return await fn(s.url, s);
-    } finally {
-      await s.scheduler()?.whenIdle();
-      await s.close(0);
-      this.last = undefined;
-    }
+  withServer<T>(over: Partial<ServerSettings>, fn: (base: string, s: RunningServer) => Promise<T>): Promise<T> {
+    return this.inner.with(over, fn, { engineLookup: null });
   }
 
   async dispose(): Promise<void> {
-    await this.backend?.dispose?.();
+    await this.inner.dispose();
     rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -11,8 +11,8 @@
  * glossary_id: no glossary exists).
  */
 import { Hono, type Context } from "hono";
-import { resolveLanguage, type Language } from "../../languages.js";
-import { countCharacters, keyFromAuthorization, type AccessGate, type Refusal } from "../keys.js";
+import { parseLanguageTag, resolveLanguage, type Language } from "../../languages.js";
+import { countCharacters, keyFromAuthorization, type AccessGate, type Refusal } from "../access.js";
 import { describeIssue, z, type ApiDescription } from "../api-description.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../body.js";
 import { HttpError } from "../http-error.js";
@@ -33,41 +33,48 @@ export const DEEPL_UNLIMITED = 1_000_000_000_000;
 interface DeepLLanguage {
   /** DeepL's code, upper case ("EN-US"). */
   code: string;
-  iso: string;
   name: string;
   /** Listed by /v2/languages (false: accepted for compatibility, e.g. the deprecated target "EN"). */
   listed: boolean;
 }
 
-const byIso = (iso: string): Language => resolveLanguage(iso)!;
-
 /** Source languages: DeepL source codes are language-only ("EN", not "EN-US"). */
 const SOURCE_LANGUAGES: readonly DeepLLanguage[] = ["AR", "DE", "EN", "ES", "FR", "HI", "RU", "SW", "VI", "ZH"].map((code) => ({
   code,
-  iso: code.toLowerCase(),
-  name: byIso(code.toLowerCase()).name,
+  name: resolveLanguage(code)!.name,
   listed: true,
 }));
 
 /** Target languages: English has its regional variants (one model output serves both), Chinese is Simplified. */
 const TARGET_LANGUAGES: readonly DeepLLanguage[] = [
-  { code: "AR", iso: "ar", name: "Arabic", listed: true },
-  { code: "DE", iso: "de", name: "German", listed: true },
-  { code: "EN", iso: "en", name: "English", listed: false },
-  { code: "EN-GB", iso: "en", name: "English (British)", listed: true },
-  { code: "EN-US", iso: "en", name: "English (American)", listed: true },
-  { code: "ES", iso: "es", name: "Spanish", listed: true },
-  { code: "FR", iso: "fr", name: "French", listed: true },
-  { code: "HI", iso: "hi", name: "Hindi", listed: true },
-  { code: "RU", iso: "ru", name: "Russian", listed: true },
-  { code: "SW", iso: "sw", name: "Swahili", listed: true },
-  { code: "VI", iso: "vi", name: "Vietnamese", listed: true },
-  { code: "ZH", iso: "zh", name: "Chinese (simplified)", listed: true },
-  { code: "ZH-HANS", iso: "zh", name: "Chinese (simplified)", listed: true },
+  { code: "AR", name: "Arabic", listed: true },
+  { code: "DE", name: "German", listed: true },
+  { code: "EN", name: "English", listed: false },
+  { code: "EN-GB", name: "English (British)", listed: true },
+  { code: "EN-US", name: "English (American)", listed: true },
+  { code: "ES", name: "Spanish", listed: true },
+  { code: "FR", name: "French", listed: true },
+  { code: "HI", name: "Hindi", listed: true },
+  { code: "RU", name: "Russian", listed: true },
+  { code: "SW", name: "Swahili", listed: true },
+  { code: "VI", name: "Vietnamese", listed: true },
+  { code: "ZH", name: "Chinese (simplified)", listed: true },
+  { code: "ZH-HANS", name: "Chinese (simplified)", listed: true },
 ];
 
-const sourceByCode = new Map(SOURCE_LANGUAGES.map((l) => [l.code, l]));
-const targetByCode = new Map(TARGET_LANGUAGES.map((l) => [l.code, l]));
+const SOURCE_CODES = new Set(SOURCE_LANGUAGES.map((l) => l.code));
+const TARGET_CODES = new Set(TARGET_LANGUAGES.map((l) => l.code));
+
+/**
+ * The served language of a DeepL code: only DeepL's own codes are accepted (DeepL refuses "DE-AT" or "EN-US" as a
+ * source), then the BCP-47 parser maps them (EN-US -> English, ZH-HANS -> Simplified Chinese).
+ */
+function deeplLanguage(code: string, role: "source" | "target"): Language | undefined {
+  const upper = code.trim().toUpperCase();
+  if (!(role === "source" ? SOURCE_CODES : TARGET_CODES).has(upper)) return undefined;
+  const parsed = parseLanguageTag(upper, role);
+  return parsed.ok ? parsed.language : undefined;
+}
 
 /** DeepL's wording for a bad parameter value. */
 const unsupported = (param: string): HttpError => new HttpError(400, `Value for '${param}' not supported.`);
@@ -358,10 +365,10 @@ export function deeplRoutes(deps: DeepLDeps): Hono {
     const key = await authorize(c, raw);
     const p = parseOrRefuse(DeepLTranslateRequest, firstValues(raw));
 
-    const target = targetByCode.get(p.target_lang.trim().toUpperCase());
+    const target = deeplLanguage(p.target_lang, "target");
     if (!target) throw unsupported("target_lang");
     const sourceCode = p.source_lang?.trim();
-    const source = sourceCode === undefined || sourceCode === "" ? undefined : sourceByCode.get(sourceCode.toUpperCase());
+    const source = sourceCode === undefined || sourceCode === "" ? undefined : deeplLanguage(sourceCode, "source");
     if (sourceCode !== undefined && sourceCode !== "" && !source) throw unsupported("source_lang");
     if (p.glossary_id !== undefined) {
       if (!source) throw new HttpError(400, "Use of a glossary requires the source_lang parameter to be specified");
@@ -390,8 +397,8 @@ export function deeplRoutes(deps: DeepLDeps): Hono {
           shape: "glossa",
           texts: work.map((w) => w.t),
           single: false,
-          source: source ? resolveLanguage(source.iso) : undefined,
-          target: resolveLanguage(target.iso)!,
+          source,
+          target,
           format: html ? "html" : "text",
           htmlAttributes: new Set(settings.htmlAttributes),
           overrides: {},

@@ -13,7 +13,9 @@ import { loadEvalSet, readManifests, selectEntries } from "../src/eval/manifest.
 import { EVAL_DECODE_DEFAULTS, scoreRun } from "../src/eval/runner.js";
 import { Translator, type RouteMode } from "../src/engine/translator.js";
 import type { Language } from "../src/languages.js";
-import { detectLanguage } from "../src/server/detect.js";
+import { LanguageDetector } from "../src/server/detect.js";
+
+const detector = await LanguageDetector.load();
 
 const SCRIPT_RE: Record<string, RegExp> = {
   Latin: /\p{Script=Latin}/u,
@@ -30,7 +32,7 @@ function inTarget(hyps: string[], tgt: Language): number {
       const letters = [...h].filter((c) => /\p{L}/u.test(c));
       return letters.length > 0 && letters.filter((c) => SCRIPT_RE[tgt.script]!.test(c)).length / letters.length > 0.5;
     }
-    return detectLanguage(h)?.language.iso === tgt.iso;
+    return detector.best(h)?.language.iso === tgt.iso;
   });
   return hyps.length ? ok.length / hyps.length : 0;
 }

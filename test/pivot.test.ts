@@ -11,10 +11,12 @@ import { join } from "node:path";
 import { Directions, DirectionsError } from "../src/engine/directions.js";
 import { LANGUAGES, resolveLanguage, type Language } from "../src/languages.js";
 import type { SubmitOptions } from "../src/scheduler/scheduler.js";
-import { detectLanguage } from "../src/server/detect.js";
+import { LanguageDetector } from "../src/server/detect.js";
 import { MODEL, modelSkip, postJson, SharedBackend } from "./helpers/http.js";
 
 const lang = (iso: string): Language => resolveLanguage(iso)!;
+const detector = await LanguageDetector.load();
+const detectLanguage = (text: string) => detector.best(text);
 
 test("the shipped model declares en<->xx direct and English as the pivot; other pairs route through it", () => {
   const d = Directions.fromModelDir(MODEL);

@@ -1,6 +1,6 @@
 /**
  * Unit tests of the server's pure parts (no engine): sentence splitting and rejoining, request validation,
- * body handling, source detection, settings.
+ * body handling, settings.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,6 @@ import { planText, renderText, splitSentences, splitToFit, segmentCount, timeSli
 import { parseTranslateBody, decodeOptionsFor, type RequestLimits } from "../src/server/translate-request.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../src/server/body.js";
 import { HttpError } from "../src/server/http-error.js";
-import { detectLanguage } from "../src/server/detect.js";
 import { loadSettings, SettingsError } from "../src/server/settings.js";
 import { DEFAULT_DECODE_OPTIONS } from "../src/engine/types.js";
 
@@ -152,21 +151,6 @@ test("body helpers: size limit while streaming, UTF-8, JSON depth, content types
   assert.equal(bodyFormat("application/x-www-form-urlencoded", '{"q":1}'), "json");
   assert.equal(httpStatus(() => bodyFormat("application/xml", "<a/>")), 415);
   assert.deepEqual({ ...parseFormBody("q=a&q=b&source=en") }, { q: ["a", "b"], source: "en" });
-});
-
-test("source detection: scripts decide, Latin languages by function words, thin evidence is undefined", () => {
-  assert.equal(detectLanguage("我们明天去北京。")?.language.iso, "zh");
-  assert.equal(detectLanguage("Привет, как дела?")?.language.iso, "ru");
-  assert.equal(detectLanguage("مرحبا كيف حالك")?.language.iso, "ar");
-  assert.equal(detectLanguage("मैं घर जा रहा हूँ")?.language.iso, "hi");
-  assert.equal(detectLanguage("The cat is on the table and it is asleep.")?.language.iso, "en");
-  assert.equal(detectLanguage("Der Hund ist nicht im Haus, und die Katze schläft.")?.language.iso, "de");
-  assert.equal(detectLanguage("El perro está en la casa y no quiere salir.")?.language.iso, "es");
-  assert.equal(detectLanguage("Le chat est dans la maison et il ne veut pas sortir.")?.language.iso, "fr");
-  assert.equal(detectLanguage("Watu wengi wanaishi katika mji huu na ni wazuri sana.")?.language.iso, "sw");
-  assert.equal(detectLanguage("Tôi là người Việt Nam và tôi rất thích ăn phở.")?.language.iso, "vi");
-  assert.equal(detectLanguage("OK"), undefined);
-  assert.equal(detectLanguage("12345 !!!"), undefined);
 });
 
 test("settings: env then flags, validated", () => {

@@ -173,7 +173,7 @@ test("LibreTranslate 'auto' source: detected by script or function words, 400 wh
   assert.equal(a.json.detectedLanguage.language, "de");
   const g = await post(url, { text: "这是我的书。", source_lang: "auto", target_lang: "en" });
   assert.equal(g.json.translations[0].detected_source_language, "zh");
-  assertError(await post(url, { q: "OK", source: "auto", target: "de" }), 400, /detect/);
+  assertError(await post(url, { q: "12345 !!!", source: "auto", target: "de" }), 400, /detect/);
   const detect = await fetch(`${url}/detect`, {
     method: "POST",
     headers: { "content-type": "application/json" },

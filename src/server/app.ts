@@ -9,7 +9,6 @@ import { AccessGate, countCharacters, glossaRefusal, keyFromAuthorization, libre
 import type { ApiDescription } from "./api-description.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "./body.js";
 import { corsMiddleware } from "./cors.js";
-import { detectLanguage } from "./detect.js";
 import { HttpError } from "./http-error.js";
 import { noteRequest, requestIdFrom, type AccessRecord, type AppEnv } from "./access-log.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
@@ -171,7 +170,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.all("/translate", (c) => jsonError(c, 405, "use POST /translate", { allow: "POST" }));
 
-  // LibreTranslate's /detect: {q: string} -> [{language, confidence}], empty when the detector cannot decide.
+  // LibreTranslate's /detect: {q: string} -> [{language, confidence}], empty when the text has no letters.
   app.post("/detect", async (c) => {
     const body = await readBody(c.req.raw, settings);
     const q = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).q : undefined;
@@ -181,8 +180,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const bodyKey = (body as Record<string, unknown>).api_key ?? (body as Record<string, unknown>).apiKey;
     const admitted = await keys.admit(typeof bodyKey === "string" && bodyKey !== "" ? bodyKey : keyFromAuthorization(c.req.header("authorization")), 0);
     if (!admitted.ok) throw libreRefusal(admitted.refusal);
-    const d = detectLanguage(q);
-    return c.json(d ? [{ language: d.language.iso, confidence: d.confidence }] : []);
+    // Served languages the model considers, best first, with its probabilities (low for unserved languages).
+    return c.json(deps.detector.detect(q).candidates.map((d) => ({ language: d.language.iso, confidence: d.confidence })));
   });
   app.all("/detect", (c) => jsonError(c, 405, "use POST /detect", { allow: "POST" }));
 
@@ -236,12 +235,12 @@ async function readTranslateCall(req: Request, settings: ServerSettings, service
 }
 
 function formatAnswer(call: TranslateCall, results: readonly TextTranslation[], started: StartedTranslation): unknown {
-  const { source, detected, pivot } = started;
+  const { source, detected, confidence, pivot } = started;
   if (call.shape === "libre") {
     const translatedText = call.single ? results[0]!.text : results.map((r) => r.text);
     const via = pivot ? { pivot: pivot.iso } : {};
     if (!detected) return { translatedText, ...via };
-    const detectedLanguage = { language: source.iso, confidence: detectLanguage(call.texts.join("\n"))?.confidence ?? 0 };
+    const detectedLanguage = { language: source.iso, confidence };
     return { translatedText, detectedLanguage: call.single ? detectedLanguage : results.map(() => detectedLanguage), ...via };
   }
   const answer: GlossaResponse = {

@@ -16,6 +16,7 @@ import type { DecodeOptions, PoolStats, StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
 import type { AccessRecord } from "./access-log.js";
 import { AccessGate } from "./access.js";
+import { LanguageDetector } from "./detect.js";
 import { createApp, mountAdmin } from "./app.js";
 import { calibAdminRoutes } from "./routes/calib-admin.js";
 import { assertUnchanged, EngineFileError, verifyContent } from "../storage/engine-store.js";
@@ -222,10 +223,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const lookup = opts.engineLookup === undefined ? registry?.lookup : (opts.engineLookup ?? undefined);
   // API keys (GLOSSA_REQUIRE_KEYS): opens the registry now, so a broken database fails the start, not a request.
   const keys = await AccessGate.open({ required: settings.requireKeys, dbPath: settings.dbPath, log });
+  const detector = await LanguageDetector.load();
   const app = createApp({
     settings,
     metrics,
     keys,
+    detector,
     service: () => router?.reference.service,
     route: async (srcIso) => {
       const slot = await router!.slotFor(srcIso);

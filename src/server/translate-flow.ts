@@ -8,12 +8,12 @@
 import type { Directions } from "../engine/directions.js";
 import type { Language } from "../languages.js";
 import { isSchedulerError, type SchedulerError } from "../scheduler/errors.js";
-import { detectLanguage } from "./detect.js";
+import { isRefusal, type LanguageDetector } from "./detect.js";
 import { HttpError } from "./http-error.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
 import type { TranslateCall } from "./translate-request.js";
-import { undetectable, type TextTranslation, type TranslationService } from "./translation-service.js";
+import type { TextTranslation, TranslationService } from "./translation-service.js";
 import type { WorkTracker } from "./work-tracker.js";
 
 export interface FlowDeps {
@@ -33,6 +33,8 @@ export interface FlowDeps {
   draining?: () => boolean;
   /** Counts translations in flight, for the shutdown's grace period and its report. */
   work?: WorkTracker;
+  /** Source-language detection (POST /detect, source "auto"): LanguageDetector.load(). */
+  detector: LanguageDetector;
 }
 
 /** The answer to work that arrives after the shutdown began. */
@@ -52,6 +54,8 @@ export interface StartedTranslation {
   source: Language;
   /** The source language was detected ("auto"). */
   detected: boolean;
+  /** Detection confidence 0..100 (100 when the client named the source). */
+  confidence: number;
   /** The pivot language when the pair is served in two passes. */
   pivot: Language | undefined;
   model: string;
@@ -65,12 +69,18 @@ export interface StartedTranslation {
   run(onPartial?: (index: number, text: string) => void): Promise<TextTranslation[]>;
 }
 
-/** Detects the source when the call asks for "auto"; 400 when undecidable. */
-export function resolveSource(call: TranslateCall): { source: Language; detected: boolean } {
-  if (call.source) return { source: call.source, detected: false };
-  const detection = detectLanguage(call.texts.join("\n"));
-  if (!detection) throw undetectable();
-  return { source: detection.language, detected: true };
+/**
+ * Detects the source when the call asks for "auto"; 400 naming the reason when the text has no letters or is most
+ * probably in a language that is not served.
+ */
+export function resolveSource(call: TranslateCall, detector: LanguageDetector): { source: Language; detected: boolean; confidence: number } {
+  if (call.source) return { source: call.source, detected: false, confidence: 100 };
+  const joined = call.texts.join("\n");
+  // Markup is not language: detect on the text between tags.
+  const text = call.format === "html" ? joined.replace(/<[^>]*>/g, " ").replace(/&[#\w]+;/g, " ") : joined;
+  const d = detector.sourceFor(text);
+  if (isRefusal(d)) throw new HttpError(400, `could not detect the source language: ${d.refused}; pass "source" / "source_lang" explicitly`);
+  return { source: d.language, detected: true, confidence: d.confidence };
 }
 
 /**
@@ -105,7 +115,7 @@ export async function startTranslation(deps: FlowDeps, call: TranslateCall, opts
 async function prepareTranslation(deps: FlowDeps, call: TranslateCall, opts: StartOptions): Promise<StartedTranslation> {
   const reference = deps.service();
   if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
-  const { source, detected } = resolveSource(call);
+  const { source, detected, confidence } = resolveSource(call, deps.detector);
   const model = deps.modelName() ?? "unknown";
   const deadline = opts.arrived + Math.min(deps.settings.requestTimeoutMs, call.timeoutMs ?? deps.settings.requestTimeoutMs);
   const remaining = () => Math.max(0, deadline - performance.now());
@@ -113,7 +123,7 @@ async function prepareTranslation(deps: FlowDeps, call: TranslateCall, opts: Sta
 
   if (source === call.target) {
     const same = call.texts.map((text) => ({ text, tokens: 0, finishReason: "eos" as const }));
-    return { source, detected, pivot: undefined, model, engine: "none", run: () => Promise.resolve(same) };
+    return { source, detected, confidence, pivot: undefined, model, engine: "none", run: () => Promise.resolve(same) };
   }
   const directions = deps.directions();
   const route = directions.route(source, call.target);
@@ -132,6 +142,7 @@ async function prepareTranslation(deps: FlowDeps, call: TranslateCall, opts: Sta
     return {
       source,
       detected,
+      confidence,
       pivot,
       model,
       engine: first.engine,
@@ -145,6 +156,7 @@ async function prepareTranslation(deps: FlowDeps, call: TranslateCall, opts: Sta
   return {
     source,
     detected,
+    confidence,
     pivot,
     model,
     engine: secondEngine.engine === first.engine ? first.engine : `${first.engine}+${secondEngine.engine}`,

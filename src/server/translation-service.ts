@@ -269,8 +269,3 @@ function tooManySegments(needs: string, limit: number): HttpError {
     `the request needs ${needs} sentence segments; at most ${limit} per request (GLOSSA_MAX_SEGMENTS): split it into several requests`,
   );
 }
-
-/** Throws the 400 answered when no source language is given and detection cannot decide. */
-export function undetectable(): HttpError {
-  return new HttpError(400, 'could not detect the source language: pass "source" / "source_lang" explicitly');
-}

@@ -7,14 +7,15 @@ CREATE TABLE `api_key_requests` (
 --> statement-breakpoint
 CREATE INDEX `api_key_requests_key_time` ON `api_key_requests` (`key_id`,`at_ms`);--> statement-breakpoint
 CREATE TABLE `api_key_usage` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`key_id` integer NOT NULL,
 	`period` text NOT NULL,
 	`characters` integer DEFAULT 0 NOT NULL,
 	`requests` integer DEFAULT 0 NOT NULL,
-	PRIMARY KEY(`key_id`, `period`),
 	FOREIGN KEY (`key_id`) REFERENCES `api_keys`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
+CREATE UNIQUE INDEX `api_key_usage_key_period` ON `api_key_usage` (`key_id`,`period`);--> statement-breakpoint
 CREATE TABLE `api_keys` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`name` text NOT NULL,

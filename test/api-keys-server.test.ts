@@ -40,14 +40,14 @@ describe("glossa keys", { skip: existsSync(CLI) ? false : `${CLI} is missing: ru
     const second = JSON.parse(json.stdout) as { key: string; id: number; charsPerMonth: number | null };
     assert.equal(second.charsPerMonth, null);
 
-    const reg = openRegistry({ path: db });
+    const reg = await openRegistry({ path: db });
     const row = await findApiKey(reg.db, key);
     assert.equal(row?.name, "translator app");
     assert.equal(row?.charsPerMonth, 500000);
     assert.equal(row?.requestsPerMinute, 60);
-    const stored = reg.sqlite.prepare("select * from api_keys").all() as Array<Record<string, unknown>>;
+    const stored = reg.sqlite!.prepare("select * from api_keys").all() as Array<Record<string, unknown>>;
     assert.ok(stored.every((r) => !Object.values(r).includes(key)), "the key is not stored in clear");
-    reg.close();
+    await reg.close();
 
     const list = glossa("keys", "list", "--db", db);
     assert.equal(list.status, 0, list.stderr);
@@ -76,9 +76,9 @@ describe("glossa keys", { skip: existsSync(CLI) ? false : `${CLI} is missing: ru
 describe("keys on every API family", { skip: skipWithoutModel }, () => {
   it("refuses missing and bad keys in each family's dialect; the admin key is not an API key", async () => {
     const dbPath = join(shared.tmp, "families.sqlite");
-    const reg = openRegistry({ path: dbPath });
+    const reg = await openRegistry({ path: dbPath });
     const { key } = await createApiKey(reg.db, { name: "ok" });
-    reg.close();
+    await reg.close();
     await shared.withServer({ requireKeys: true, dbPath, adminKey: "admin-secret" }, async (base) => {
       const glossaBody = { text: "Hello", source_lang: "en", target_lang: "de" };
       const none = await postJson(`${base}/translate`, glossaBody);
@@ -108,11 +108,11 @@ describe("keys on every API family", { skip: skipWithoutModel }, () => {
 
   it("counts exactly under 64 concurrent clients mixing the three API shapes", async () => {
     const dbPath = join(shared.tmp, "concurrent.sqlite");
-    const reg = openRegistry({ path: dbPath });
+    const reg = await openRegistry({ path: dbPath });
     // Room for exactly 25 requests of 10 characters.
     const budget = await createApiKey(reg.db, { name: "budget", charsPerMonth: 250 });
     const minute = await createApiKey(reg.db, { name: "minute", requestsPerMinute: 20 });
-    reg.close();
+    await reg.close();
     const text = "0123456789";
     // Same source and target language: answered without the engine, so the test measures counting, not decoding.
     const send = (i: number, key: string) => {
@@ -141,27 +141,27 @@ describe("keys on every API family", { skip: skipWithoutModel }, () => {
       assert.equal(burst.filter((a) => a.status === 200).length, 20);
       assert.ok(burst.filter((a) => a.status !== 200).every((a) => a.status === 429 && Number(a.headers.get("retry-after")) >= 1));
     });
-    const check = openRegistry({ path: dbPath });
+    const check = await openRegistry({ path: dbPath });
     const period = usagePeriod(Date.now());
     assert.deepEqual(await apiKeyUsageOf(check.db, budget.row.id, period), { characters: 250, requests: 25 });
     assert.deepEqual(await apiKeyUsageOf(check.db, minute.row.id, period), { characters: 200, requests: 20 });
-    check.close();
+    await check.close();
   });
 
   it("gives the characters back when a translation fails", async () => {
     const dbPath = join(shared.tmp, "refund.sqlite");
-    const reg = openRegistry({ path: dbPath });
+    const reg = await openRegistry({ path: dbPath });
     const { key, row } = await createApiKey(reg.db, { name: "refund", charsPerMonth: 1000 });
-    reg.close();
+    await reg.close();
     // A queue of 1 sentence: a 3-sentence request is refused (413) after its characters were charged.
     await shared.withServer({ requireKeys: true, dbPath, queueSize: 1, maxSegmentTokens: 8 }, async (base) => {
       const long = "The first sentence is here. The second one follows it. And a third one ends the text.";
       const a = await postJson(`${base}/translate`, { text: long, source_lang: "en", target_lang: "de" }, { authorization: `Bearer ${key}` });
       assert.equal(a.status, 413, JSON.stringify(a.json));
     });
-    const check = openRegistry({ path: dbPath });
+    const check = await openRegistry({ path: dbPath });
     assert.equal((await apiKeyUsageOf(check.db, row.id, usagePeriod(Date.now()))).characters, 0);
-    check.close();
+    await check.close();
   });
 });
 

@@ -141,12 +141,12 @@ describe("DeepL API v2 (keys not required)", { skip: skipWithoutModel }, () => {
 describe("DeepL API v2 with keys required", { skip: skipWithoutModel }, () => {
   it("refuses bad keys (403), enforces the monthly quota (456) and the minute (429), reports usage", async () => {
     const dbPath = join(shared.tmp, "deepl-keys.sqlite");
-    const reg = openRegistry({ path: dbPath });
+    const reg = await openRegistry({ path: dbPath });
     const quota = await createApiKey(reg.db, { name: "quota", charsPerMonth: 40 });
     const rpm = await createApiKey(reg.db, { name: "rpm", requestsPerMinute: 2 });
     const gone = await createApiKey(reg.db, { name: "revoked" });
     await revokeApiKey(reg.db, String(gone.row.id));
-    reg.close();
+    await reg.close();
     await shared.withServer({ requireKeys: true, dbPath, adminKey: "the-admin-key" }, async (base) => {
       for (const key of ["glossa_not-a-key", gone.key, "the-admin-key"]) {
         await assert.rejects(client(base, key).translateText("Hello", "en", "de"), deepl.AuthorizationError, key);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import { openRegistry } from "../src/storage/db.js";
+import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
 import {
   admitRequest, apiKeyUsageOf, createApiKey, findApiKey, hashApiKey, KEY_PREFIX, KeyError, listApiKeys, msUntilNextPeriod,
   refundCharacters, revokeApiKey, usagePeriod,
@@ -25,7 +26,7 @@ const NOV_15 = Date.UTC(2026, 10, 15, 12, 0, 0);
 describe("API keys storage", () => {
   it("creates keys shown once and stores only their digest", async () => {
     const path = freshPath();
-    const reg = openRegistry({ path });
+    const reg = await openRegistry({ path });
     const { key, row } = await createApiKey(reg.db, { name: "ci bot", charsPerMonth: 1000, requestsPerMinute: 10 });
     assert.ok(key.startsWith(KEY_PREFIX) && key.length >= KEY_PREFIX.length + 30, key);
     assert.equal(row.keyHash, hashApiKey(key));
@@ -35,7 +36,7 @@ describe("API keys storage", () => {
     const second = await createApiKey(reg.db, { name: "other" });
     assert.notEqual(second.key, key);
     assert.equal(second.row.charsPerMonth, null);
-    reg.close();
+    await reg.close();
     // Neither the database file nor its WAL holds the secret.
     for (const f of [path, `${path}-wal`]) {
       let bytes: Buffer;
@@ -49,15 +50,15 @@ describe("API keys storage", () => {
   });
 
   it("refuses invalid limits and names", async () => {
-    const reg = openRegistry({ path: freshPath() });
+    const reg = await openRegistry({ path: freshPath() });
     await assert.rejects(createApiKey(reg.db, { name: "  " }), KeyError);
     await assert.rejects(createApiKey(reg.db, { name: "x", charsPerMonth: -1 }), KeyError);
     await assert.rejects(createApiKey(reg.db, { name: "x", requestsPerMinute: 1.5 }), KeyError);
-    reg.close();
+    await reg.close();
   });
 
   it("enforces characters per month and starts afresh the next month", async () => {
-    const reg = openRegistry({ path: freshPath() });
+    const reg = await openRegistry({ path: freshPath() });
     const { key, row } = await createApiKey(reg.db, { name: "monthly", charsPerMonth: 100 });
     assert.deepEqual(await admitRequest(reg.db, key, 60, { nowMs: NOV_15 }), { kind: "admitted", keyId: row.id, period: "2026-11", characters: 60 });
     assert.equal((await admitRequest(reg.db, key, 40, { nowMs: NOV_15 })).kind, "admitted");
@@ -70,11 +71,11 @@ describe("API keys storage", () => {
     assert.equal(msUntilNextPeriod(december - 1), 1);
     assert.equal((await admitRequest(reg.db, key, 100, { nowMs: december })).kind, "admitted");
     assert.deepEqual(await apiKeyUsageOf(reg.db, row.id, "2026-12"), { characters: 100, requests: 1 });
-    reg.close();
+    await reg.close();
   });
 
   it("enforces requests per sliding minute, with the time until a slot frees", async () => {
-    const reg = openRegistry({ path: freshPath() });
+    const reg = await openRegistry({ path: freshPath() });
     const { key } = await createApiKey(reg.db, { name: "rpm", requestsPerMinute: 3 });
     const t = NOV_15;
     for (const dt of [0, 10_000, 20_000]) assert.equal((await admitRequest(reg.db, key, 5, { nowMs: t + dt })).kind, "admitted");
@@ -89,11 +90,11 @@ describe("API keys storage", () => {
     assert.equal((await admitRequest(reg.db, key, 5, { nowMs: t + 60_001 })).kind, "rate_limited");
     // Requests that are not counted (languages, usage) pass the window untouched.
     assert.equal((await admitRequest(reg.db, key, 0, { nowMs: t + 60_001, countRequest: false })).kind, "admitted");
-    reg.close();
+    await reg.close();
   });
 
   it("revokes by id or prefix, refuses revoked and unknown keys, lists usage", async () => {
-    const reg = openRegistry({ path: freshPath() });
+    const reg = await openRegistry({ path: freshPath() });
     const a = await createApiKey(reg.db, { name: "a" });
     const b = await createApiKey(reg.db, { name: "b", charsPerMonth: 50 });
     await admitRequest(reg.db, b.key, 7, { nowMs: NOV_15 });
@@ -110,11 +111,11 @@ describe("API keys storage", () => {
     assert.deepEqual(active.map((k) => [k.row.name, k.characters, k.requests]), [["b", 7, 1]]);
     const all = await listApiKeys(reg.db, { period: "2026-11", all: true });
     assert.deepEqual(all.map((k) => k.row.name), ["a", "b"]);
-    reg.close();
+    await reg.close();
   });
 
   it("refunds characters of a failed request, never below zero", async () => {
-    const reg = openRegistry({ path: freshPath() });
+    const reg = await openRegistry({ path: freshPath() });
     const { key, row } = await createApiKey(reg.db, { name: "refund", charsPerMonth: 10 });
     const adm = await admitRequest(reg.db, key, 10, { nowMs: NOV_15 });
     assert.equal(adm.kind, "admitted");
@@ -124,12 +125,12 @@ describe("API keys storage", () => {
     await refundCharacters(reg.db, row.id, "2026-11", 1000);
     assert.equal((await apiKeyUsageOf(reg.db, row.id, "2026-11")).characters, 0);
     assert.equal(usagePeriod(NOV_15), "2026-11");
-    reg.close();
+    await reg.close();
   });
 
   it("counts exactly when 4 connections admit 64 requests each at once", async () => {
     const path = freshPath();
-    const reg = openRegistry({ path });
+    const reg = await openRegistry({ path });
     // Room for 150 requests of 7 characters; 256 are attempted.
     const { key, row } = await createApiKey(reg.db, { name: "shared", charsPerMonth: 7 * 150, requestsPerMinute: 200 });
     // Compiled (dist/test) the modules are .js; under tsx they are .ts and the worker needs tsx's loader.
@@ -142,9 +143,9 @@ describe("API keys storage", () => {
         if (workerData.tsx) (await import("tsx/esm/api")).register();
         const { openRegistry } = await import(workerData.dbModule);
         const { admitRequest } = await import(workerData.keysModule);
-        const reg = openRegistry({ path: workerData.path });
+        const reg = await openRegistry({ path: workerData.path });
         const outcomes = await Promise.all(Array.from({ length: 64 }, () => admitRequest(reg.db, workerData.key, 7, { nowMs: workerData.now })));
-        reg.close();
+        await reg.close();
         parentPort.postMessage(outcomes.map((o) => o.kind));
       })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));
     `;
@@ -163,6 +164,32 @@ describe("API keys storage", () => {
     // 150 fit the monthly budget (the minute allows 200): exactly those are admitted and counted.
     assert.equal(admitted, 150);
     assert.deepEqual(await apiKeyUsageOf(reg.db, row.id, "2026-11"), { characters: 7 * 150, requests: 150 });
-    reg.close();
+    await reg.close();
+  });
+});
+
+describe("API keys on PostgreSQL", { skip: await pgSkip() }, () => {
+  it("admits exactly what the limits allow under 64 concurrent requests over a pool of connections", async () => {
+    const database = await createTestDatabase("keys");
+    try {
+      const a = await openRegistry({ path: database.url });
+      const b = await openRegistry({ path: database.url });
+      try {
+        const { key, row } = await createApiKey(a.db, { name: "shared", charsPerMonth: 7 * 25, requestsPerMinute: 40 });
+        // Two registries (two pools) race on one key: 25 fit the month, 40 the minute.
+        const kinds = await Promise.all(Array.from({ length: 64 }, (_, i) => admitRequest((i % 2 ? a : b).db, key, 7, { nowMs: NOV_15 })));
+        assert.equal(kinds.filter((k) => k.kind === "admitted").length, 25);
+        assert.ok(kinds.every((k) => k.kind === "admitted" || k.kind === "quota_exceeded"));
+        assert.deepEqual(await apiKeyUsageOf(a.db, row.id, "2026-11"), { characters: 175, requests: 25 });
+        const burst = await createApiKey(a.db, { name: "burst", requestsPerMinute: 10 });
+        const r = await Promise.all(Array.from({ length: 64 }, (_, i) => admitRequest((i % 2 ? a : b).db, burst.key, 0, { nowMs: NOV_15 })));
+        assert.equal(r.filter((k) => k.kind === "admitted").length, 10);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await database.drop();
+    }
   });
 });

@@ -29,6 +29,7 @@ import type { Member } from "../src/calib/data/sample.js";
 import * as schema from "../src/storage/schema/index.js";
 import * as pgKitTables from "../src/storage/postgres/tables.js";
 import { sha256Bytes } from "../src/storage/hashing.js";
+import { admitRequest, apiKeyUsageOf, createApiKey, findApiKey, listApiKeys, refundCharacters, revokeApiKey } from "../src/storage/keys.js";
 import { dashboardData } from "../src/storage/dashboard.js";
 import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
 
@@ -202,6 +203,21 @@ async function scenario(reg: Registry): Promise<Array<[string, unknown]>> {
   await rec("membersOf after", membersOf(db, set.id));
   await rec("exclusionsOfLang", exclusionsOfLang(db, "de"));
   await rec("exclusionsOfSet", exclusionsOfSet(db, set.id));
+
+  // API keys: limits, usage, refunds, revocation (the secrets are random: only what follows from them is logged).
+  const quota = await createApiKey(db, { name: "quota", charsPerMonth: 20, requestsPerMinute: 2 });
+  const open = await createApiKey(db, { name: "open" });
+  await rec("createApiKey", [quota.row.name, quota.row.charsPerMonth, quota.row.requestsPerMinute, open.row.charsPerMonth, open.row.requestsPerMinute]);
+  const nov = Date.UTC(2026, 10, 15);
+  for (const [chars, dt] of [[8, 0], [8, 1000], [8, 2000], [4, 61_000], [1, 61_500]] as const) {
+    await rec(`admitRequest ${chars} at +${dt} ms`, admitRequest(db, quota.key, chars, { nowMs: nov + dt }));
+  }
+  await rec("apiKeyUsageOf", apiKeyUsageOf(db, quota.row.id, "2026-11"));
+  await rec("refundCharacters", refundCharacters(db, quota.row.id, "2026-11", 5).then(() => apiKeyUsageOf(db, quota.row.id, "2026-11")));
+  await rec("revokeApiKey", revokeApiKey(db, String(open.row.id)).then((r) => r.revokedAt !== null));
+  await rec("admitRequest revoked", admitRequest(db, open.key, 1));
+  await rec("listApiKeys", listApiKeys(db, { period: "2026-11", all: true }).then((l) => l.map((k) => [k.row.name, k.characters, k.requests, k.row.revokedAt !== null])));
+  await rec("findApiKey", findApiKey(db, quota.key).then((r) => r?.name));
 
   // Failed inserts come last: PostgreSQL consumes a sequence value even for a rolled-back insert (SQLite does
   // not), so ids written after one would differ by the gap.

@@ -5,6 +5,7 @@
  * The admin key (GLOSSA_ADMIN_KEY) is separate: it is not an API key and API keys never open /admin.
  */
 import { existsSync } from "node:fs";
+import { isPostgresUrl } from "../config.js";
 import { openRegistry, type Registry } from "../storage/db.js";
 import { admitRequest, apiKeyUsageOf, findApiKey, msUntilNextPeriod, refundCharacters, usagePeriod, type Admission } from "../storage/keys.js";
 import { HttpError } from "./http-error.js";
@@ -79,10 +80,10 @@ export class AccessGate {
     private readonly registry: Registry | undefined,
   ) {}
 
-  static open(opts: AccessGateOptions): AccessGate {
+  static async open(opts: AccessGateOptions): Promise<AccessGate> {
     if (!opts.required) return new AccessGate(false, undefined);
-    const existed = existsSync(opts.dbPath);
-    const registry = openRegistry({ path: opts.dbPath });
+    const existed = isPostgresUrl(opts.dbPath) || existsSync(opts.dbPath);
+    const registry = await openRegistry({ path: opts.dbPath });
     if (!existed) opts.log(`API keys are required but ${opts.dbPath} did not exist: created it; add keys with \`glossa keys create\``);
     return new AccessGate(true, registry);
   }
@@ -146,8 +147,8 @@ export class AccessGate {
     return { characters: u.characters, limit: row.charsPerMonth };
   }
 
-  close(): void {
-    this.registry?.close();
+  async close(): Promise<void> {
+    await this.registry?.close();
   }
 }
 

@@ -3,13 +3,14 @@
  *
  * A key is shown once, at creation; the registry keeps its SHA-256 digest and a short prefix for display.
  * admitRequest() is the one place where limits are enforced: it checks the key, its requests-per-minute window
- * and its characters-per-month budget and records the request, all in one write transaction, so that any
+ * and its characters-per-month budget and records the request, all in one transaction that holds the key's row
+ * (SQLite: the write transaction; PostgreSQL: SELECT ... FOR UPDATE under serializable isolation), so that any
  * number of concurrent requests (and processes sharing the database) can never admit more than the limits.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, count, eq, lt, sql } from "drizzle-orm";
-import { inTransaction, type DbOrTx, type RegistryDb } from "./db.js";
-import { apiKeyRequests, apiKeys, apiKeyUsage, type ApiKeyRow } from "./schema/keys.js";
+import { first, inTransaction, lockRow, one, type RegistryDb } from "./db.js";
+import type { ApiKeyRow } from "./schema/keys.js";
 
 /** Prefix of every generated key: tells a Glossa key apart from other secrets in logs and config files. */
 export const KEY_PREFIX = "glossa_";
@@ -78,7 +79,9 @@ export async function createApiKey(db: RegistryDb, k: NewApiKey): Promise<Create
   const charsPerMonth = checkLimit(k.charsPerMonth, "characters per month");
   const requestsPerMinute = checkLimit(k.requestsPerMinute, "requests per minute");
   const key = KEY_PREFIX + randomBytes(24).toString("base64url");
-  const row = db
+  const { apiKeys } = db.t;
+  const row = await one(
+    db.orm
     .insert(apiKeys)
     .values({
       name,
@@ -89,19 +92,19 @@ export async function createApiKey(db: RegistryDb, k: NewApiKey): Promise<Create
       createdAt: new Date().toISOString(),
       revokedAt: null,
     })
-    .returning()
-    .get();
+    .returning(),
+  );
   return { key, row };
 }
 
 /** Every key (revoked ones too when `all`), oldest first, with its usage in `period`. */
 export async function listApiKeys(db: RegistryDb, opts: { period: string; all?: boolean }): Promise<ApiKeyListing[]> {
-  const rows = db
+  const { apiKeys, apiKeyUsage } = db.t;
+  const rows = await db.orm
     .select({ row: apiKeys, characters: apiKeyUsage.characters, requests: apiKeyUsage.requests })
     .from(apiKeys)
     .leftJoin(apiKeyUsage, and(eq(apiKeyUsage.keyId, apiKeys.id), eq(apiKeyUsage.period, opts.period)))
-    .orderBy(asc(apiKeys.id))
-    .all();
+    .orderBy(asc(apiKeys.id));
   return rows
     .filter((r) => opts.all || r.row.revokedAt === null)
     .map((r) => ({ row: r.row, characters: r.characters ?? 0, requests: r.requests ?? 0 }));
@@ -112,25 +115,28 @@ export async function listApiKeys(db: RegistryDb, opts: { period: string; all?: 
  * Returns the row as revoked; KeyError when no key or several keys match. Revoking twice keeps the first date.
  */
 export async function revokeApiKey(db: RegistryDb, ref: string): Promise<ApiKeyRow> {
-  return inTransaction(db, (tx) => {
-    const row = resolveKey(tx, ref);
+  return inTransaction(db, async (tx) => {
+    const { apiKeys } = tx.t;
+    const row = await resolveKey(tx, ref);
     if (row.revokedAt !== null) return row;
-    return tx.update(apiKeys).set({ revokedAt: new Date().toISOString() }).where(eq(apiKeys.id, row.id)).returning().get();
+    return one(tx.orm.update(apiKeys).set({ revokedAt: new Date().toISOString() }).where(eq(apiKeys.id, row.id)).returning());
   });
 }
 
-function resolveKey(tx: DbOrTx, ref: string): ApiKeyRow {
+async function resolveKey(tx: RegistryDb, ref: string): Promise<ApiKeyRow> {
+  const { apiKeys } = tx.t;
   const r = ref.trim();
   if (/^\d+$/.test(r)) {
-    const row = tx.select().from(apiKeys).where(eq(apiKeys.id, Number(r))).get();
+    const row = await first(tx.orm.select().from(apiKeys).where(eq(apiKeys.id, Number(r))));
     if (!row) throw new KeyError(`no API key with id ${r}`);
     return row;
   }
   if (r.length < 4) throw new KeyError(`"${r}" is too short to identify a key: give its id or its prefix`);
   // A full key given by mistake is found by its digest; otherwise by its display prefix.
-  const exact = tx.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(r))).get();
+  const exact = await first(tx.orm.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(r))));
   if (exact) return exact;
-  const matches = tx.select().from(apiKeys).all().filter((k) => k.keyPrefix.startsWith(r) || r.startsWith(k.keyPrefix));
+  const all: ApiKeyRow[] = await tx.orm.select().from(apiKeys);
+  const matches = all.filter((k) => k.keyPrefix.startsWith(r) || r.startsWith(k.keyPrefix));
   if (matches.length === 0) throw new KeyError(`no API key matches "${r}"`);
   if (matches.length > 1) throw new KeyError(`"${r}" matches ${matches.length} keys (ids ${matches.map((m) => m.id).join(", ")}): give the id`);
   return matches[0]!;
@@ -138,16 +144,14 @@ function resolveKey(tx: DbOrTx, ref: string): ApiKeyRow {
 
 /** The key's row by its secret, revoked or not; undefined when unknown. */
 export async function findApiKey(db: RegistryDb, key: string): Promise<ApiKeyRow | undefined> {
-  return db.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(key))).get();
+  const { apiKeys } = db.t;
+  return first(db.orm.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(key))));
 }
 
 /** A key's usage in a period (zeros when it has none). */
 export async function apiKeyUsageOf(db: RegistryDb, keyId: number, period: string): Promise<{ characters: number; requests: number }> {
-  const u = db
-    .select()
-    .from(apiKeyUsage)
-    .where(and(eq(apiKeyUsage.keyId, keyId), eq(apiKeyUsage.period, period)))
-    .get();
+  const { apiKeyUsage } = db.t;
+  const u = await first(db.orm.select().from(apiKeyUsage).where(and(eq(apiKeyUsage.keyId, keyId), eq(apiKeyUsage.period, period))));
   return { characters: u?.characters ?? 0, requests: u?.requests ?? 0 };
 }
 
@@ -167,40 +171,37 @@ export async function admitRequest(
   const now = opts.nowMs ?? Date.now();
   const countRequest = opts.countRequest ?? true;
   const digest = hashApiKey(key);
-  return inTransaction(db, (tx): Admission => {
-    const row = tx.select().from(apiKeys).where(eq(apiKeys.keyHash, digest)).get();
+  return inTransaction(db, async (tx): Promise<Admission> => {
+    const { apiKeys, apiKeyUsage, apiKeyRequests } = tx.t;
+    const row = await first(tx.orm.select().from(apiKeys).where(eq(apiKeys.keyHash, digest)));
     if (!row) return { kind: "unknown" };
     if (row.revokedAt !== null) return { kind: "revoked", keyId: row.id };
+    // One admission per key at a time (PostgreSQL: FOR UPDATE; SQLite's write transaction holds the database).
+    await lockRow(tx, apiKeys, apiKeys.id, row.id);
     if (countRequest && row.requestsPerMinute !== null) {
-      tx.delete(apiKeyRequests)
-        .where(and(eq(apiKeyRequests.keyId, row.id), lt(apiKeyRequests.atMs, now - MINUTE_MS + 1)))
-        .run();
-      const recent = tx.select({ n: count() }).from(apiKeyRequests).where(eq(apiKeyRequests.keyId, row.id)).get()?.n ?? 0;
-      if (recent >= row.requestsPerMinute) {
-        const oldest = tx
-          .select({ at: apiKeyRequests.atMs })
-          .from(apiKeyRequests)
-          .where(eq(apiKeyRequests.keyId, row.id))
-          .orderBy(asc(apiKeyRequests.atMs))
-          .limit(1)
-          .get();
+      await tx.orm.delete(apiKeyRequests).where(and(eq(apiKeyRequests.keyId, row.id), lt(apiKeyRequests.atMs, now - MINUTE_MS + 1)));
+      const recent = (await first(tx.orm.select({ n: count() }).from(apiKeyRequests).where(eq(apiKeyRequests.keyId, row.id))))?.n ?? 0;
+      if (Number(recent) >= row.requestsPerMinute) {
+        const oldest = await first(
+          tx.orm.select({ at: apiKeyRequests.atMs }).from(apiKeyRequests).where(eq(apiKeyRequests.keyId, row.id)).orderBy(asc(apiKeyRequests.atMs)).limit(1),
+        );
         const retryAfterMs = oldest ? Math.max(1, oldest.at + MINUTE_MS - now) : MINUTE_MS;
         return { kind: "rate_limited", keyId: row.id, limit: row.requestsPerMinute, retryAfterMs };
       }
     }
     const period = usagePeriod(now);
-    const used = tx
-      .select({ characters: apiKeyUsage.characters })
-      .from(apiKeyUsage)
-      .where(and(eq(apiKeyUsage.keyId, row.id), eq(apiKeyUsage.period, period)))
-      .get()?.characters ?? 0;
+    const usage = await first(
+      tx.orm.select({ characters: apiKeyUsage.characters }).from(apiKeyUsage).where(and(eq(apiKeyUsage.keyId, row.id), eq(apiKeyUsage.period, period))),
+    );
+    const used = usage?.characters ?? 0;
     if (row.charsPerMonth !== null && used + characters > row.charsPerMonth) {
       return { kind: "quota_exceeded", keyId: row.id, limit: row.charsPerMonth, used, requested: characters };
     }
-    if (countRequest && row.requestsPerMinute !== null) tx.insert(apiKeyRequests).values({ keyId: row.id, atMs: now }).run();
+    if (countRequest && row.requestsPerMinute !== null) await tx.orm.insert(apiKeyRequests).values({ keyId: row.id, atMs: now });
     const requests = countRequest ? 1 : 0;
     if (characters > 0 || requests > 0) {
-      tx.insert(apiKeyUsage)
+      await tx.orm
+        .insert(apiKeyUsage)
         .values({ keyId: row.id, period, characters, requests })
         .onConflictDoUpdate({
           target: [apiKeyUsage.keyId, apiKeyUsage.period],
@@ -208,8 +209,7 @@ export async function admitRequest(
             characters: sql`${apiKeyUsage.characters} + ${characters}`,
             requests: sql`${apiKeyUsage.requests} + ${requests}`,
           },
-        })
-        .run();
+        });
     }
     return { kind: "admitted", keyId: row.id, period, characters };
   });
@@ -221,10 +221,9 @@ export async function admitRequest(
  */
 export async function refundCharacters(db: RegistryDb, keyId: number, period: string, characters: number): Promise<void> {
   if (characters <= 0) return;
-  inTransaction(db, (tx) => {
-    tx.update(apiKeyUsage)
-      .set({ characters: sql`max(0, ${apiKeyUsage.characters} - ${characters})` })
-      .where(and(eq(apiKeyUsage.keyId, keyId), eq(apiKeyUsage.period, period)))
-      .run();
-  });
+  const { apiKeyUsage } = db.t;
+  await db.orm
+    .update(apiKeyUsage)
+    .set({ characters: sql`case when ${apiKeyUsage.characters} > ${characters} then ${apiKeyUsage.characters} - ${characters} else 0 end` })
+    .where(and(eq(apiKeyUsage.keyId, keyId), eq(apiKeyUsage.period, period)));
 }

@@ -5,12 +5,14 @@
  *
  * API keys of the translation API (checked when the server runs with GLOSSA_REQUIRE_KEYS=1): created with
  * their limits, listed with this month's usage, revoked at once. The registry stores only each key's SHA-256
- * digest: `create` prints the key once. The database is GLOSSA_DB (default var/glossa.sqlite) or --db.
+ * digest: `create` prints the key once. The database is GLOSSA_DB (default var/glossa.sqlite, or a postgres:// URL)
+ * or --db.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PROCESS_IO, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
 import { formatTable } from "../../eval/table.js";
+import { isPostgresUrl } from "../../config.js";
 import { openRegistry } from "../../storage/db.js";
 import { createApiKey, KeyError, listApiKeys, revokeApiKey, usagePeriod } from "../../storage/keys.js";
 import type { ApiKeyRow } from "../../storage/schema/keys.js";
@@ -96,7 +98,7 @@ export async function keysCommand(argv: string[], io: CommandIo = PROCESS_IO): P
     if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw new UsageError(`--month expects YYYY-MM, got ${JSON.stringify(period)}`);
     if (sub === "revoke" && positionals.length !== 1) throw new UsageError("keys revoke needs exactly one key id or prefix");
 
-    const reg = openRegistry(values.db !== undefined ? { path: resolve(values.db) } : {});
+    const reg = await openRegistry(values.db !== undefined ? { path: isPostgresUrl(values.db) ? values.db : resolve(values.db) } : {});
     try {
       if (create) {
         const { key, row } = await createApiKey(reg.db, create);
@@ -140,7 +142,7 @@ export async function keysCommand(argv: string[], io: CommandIo = PROCESS_IO): P
       }
       throw e;
     } finally {
-      reg.close();
+      await reg.close();
     }
   });
 }

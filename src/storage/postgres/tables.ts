@@ -18,3 +18,6 @@ export const calibPoolSources = pgSchema.calibPoolSources;
 export const calibSets = pgSchema.calibSets;
 export const calibSetMembers = pgSchema.calibSetMembers;
 export const calibExclusions = pgSchema.calibExclusions;
+export const apiKeys = pgSchema.apiKeys;
+export const apiKeyUsage = pgSchema.apiKeyUsage;
+export const apiKeyRequests = pgSchema.apiKeyRequests;

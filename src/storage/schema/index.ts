@@ -6,3 +6,4 @@ export * from "./models.js";
 export * from "./evaluation.js";
 export * from "./releases.js";
 export * from "./calibration.js";
+export * from "./keys.js";

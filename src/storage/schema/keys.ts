@@ -6,7 +6,7 @@
  * for authenticating (no password-style slow hash is needed for high-entropy secrets).
  */
 import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const apiKeys = sqliteTable(
   "api_keys",
@@ -37,6 +37,7 @@ export const apiKeys = sqliteTable(
 export const apiKeyUsage = sqliteTable(
   "api_key_usage",
   {
+    id: integer("id").primaryKey({ autoIncrement: true }),
     keyId: integer("key_id")
       .notNull()
       .references(() => apiKeys.id),
@@ -44,7 +45,7 @@ export const apiKeyUsage = sqliteTable(
     characters: integer("characters").notNull().default(0),
     requests: integer("requests").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.keyId, t.period] })],
+  (t) => [uniqueIndex("api_key_usage_key_period").on(t.keyId, t.period)],
 );
 
 /** One row per admitted request of a key with a requests-per-minute limit, pruned past one minute. */

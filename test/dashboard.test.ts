@@ -85,6 +85,24 @@ test("scores: the newest run per (set, pair, limit) of each engine next to the r
   assert.equal(int4.bleu, 25.9);
 });
 
+test("calibration profiles and benchmark results come from the registry", () => {
+  const int8 = engine("int8-de").profile;
+  assert.ok(int8);
+  assert.equal(int8.source, "registry");
+  assert.equal(int8.layers.length, fixture.profileUnits["int8-de"]);
+  assert.ok(int8.layers.every((l) => l.precision === "int8-w8a8" && l.kl !== null && l.kl > 0));
+  const int4 = engine("awq-int4-de").profile;
+  assert.ok(int4 && int4.layers.some((l) => l.precision !== "int4-g128"), "the INT4 engine kept some units at INT8");
+  assert.equal(engine("awq-int4-sw").profile, null, "no stored profile and no engine file");
+  const rows = fixture.benchRows.greedy!.length + fixture.benchRows.beam4!.length;
+  assert.equal(data.benchmarks.length, rows);
+  const b = data.benchmarks.find((x) => x.engine === "glossa-mini-50/int8-de" && x.mode === "beam4" && x.batch === 32)!;
+  assert.equal(b.tokens_per_second, 401.5);
+  assert.equal(b.engine_id, fixture.engines["int8-de"]!.id);
+  assert.equal(b.kernels, "avx512");
+  assert.equal(b.run, "2026-01-01T00:00:00.000Z/1");
+});
+
 test("calibration profiles as built by glossa calibrate (calib-data/profiles) become per-layer views", () => {
   const file = join(repoRoot(), "calib-data", "profiles", "de-awq-int4.json");
   const meta = JSON.parse(readFileSync(file, "utf8")) as { report: Record<string, unknown> };

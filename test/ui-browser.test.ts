@@ -251,6 +251,20 @@ test("dashboard: fixture registry rows give engine statuses, gate reasons and pe
       const history = page.locator('section.engine[data-engine="glossa-mini-50/awq-int4-de"] table.history tr');
       const kinds = await history.evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.kind));
       assert.deepEqual(kinds, ["revoked", "fail", "released", "pass"], "newest first");
+      // Calibration profile: one bar per unit, coloured by the precision kept (INT4 purple, INT8 blue).
+      const int4 = page.locator('section.engine[data-engine="glossa-mini-50/awq-int4-de"] svg[data-chart="sensitivity"] rect.bar');
+      assert.equal(await int4.count(), fixture.profileUnits["awq-int4-de"]);
+      const fills = await int4.evaluateAll((rects) => rects.map((r) => (r as unknown as { getAttribute(n: string): string }).getAttribute("fill")));
+      assert.ok(fills.includes("#8250df") && fills.includes("#2f7bbf"), `INT4 and promoted INT8 units: ${[...new Set(fills)].join(",")}`);
+      assert.match((await page.locator('section.engine[data-engine="glossa-mini-50/awq-int4-de"] details summary').allTextContents()).join(" "), /unit\(s\) kept at higher precision than int4-g128/);
+      // Throughput by engine and batch: 3 engines x 3 batch sizes, greedy first; switching the mode redraws.
+      const bars = page.locator('#throughput svg[data-chart="throughput"] rect.bar');
+      assert.equal(await bars.count(), fixture.benchRows.greedy!.length);
+      assert.match((await bars.first().locator("title").textContent()) ?? "", /^glossa-mini-50, batch 1: 182\.5 tokens\/s$/);
+      await page.selectOption('#throughput select[aria-label="Decoding mode"]', "beam4");
+      assert.match((await bars.first().locator("title").textContent()) ?? "", /^glossa-mini-50, batch 1: 61\.2 tokens\/s$/);
+      const heights = await bars.evaluateAll((rects) => rects.map((r) => Number((r as unknown as { getAttribute(n: string): string }).getAttribute("height"))));
+      assert.ok(heights.every((x) => x > 0) && Math.max(...heights) > 3 * Math.min(...heights), "bar heights follow the figures");
       // Filtering by language keeps only that language's cards.
       await page.selectOption("#filter-lang", "sw");
       assert.equal(await page.locator("section.engine").count(), 2);

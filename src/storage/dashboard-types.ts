@@ -125,6 +125,7 @@ export interface BenchmarkRow {
   run: string;
   engine: string;
   engine_id: number | null;
+  model: string;
   /** "greedy", "beam4", ... */
   mode: string;
   batch: number;
@@ -133,5 +134,7 @@ export interface BenchmarkRow {
   threads: number;
   kernels: string;
   load_average: number | null;
+  /** The machine it ran on. */
+  host: string;
   created_at: string;
 }

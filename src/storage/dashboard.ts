@@ -6,6 +6,7 @@
  */
 import { asc } from "drizzle-orm";
 import type {
+  BenchmarkRow,
   CalibrationProfileView,
   DashboardData,
   DashboardEngine,
@@ -16,6 +17,7 @@ import type {
   ReleaseView,
   RunScore,
 } from "./dashboard-types.js";
+import { benchResults, engineProfiles } from "./benchmarks.js";
 import type { DbOrTx } from "./db.js";
 
 export type { DashboardData } from "./dashboard-types.js";
@@ -86,6 +88,8 @@ export async function dashboardData(db: DbOrTx, opts: DashboardOptions = {}): Pr
   const releaseRows = await db.orm.select().from(releases).orderBy(asc(releases.id));
   const setRows = await db.orm.select().from(evalSets);
   const runRows = await db.orm.select().from(evalRuns).orderBy(asc(evalRuns.id));
+  const profileRows = new Map((await engineProfiles(db)).map((p) => [p.engineId, p.report]));
+  const benchRows = await benchResults(db);
 
   const modelName = new Map(modelRows.map((m) => [m.id, m.name]));
   const engineName = new Map(engineRows.map((e) => [e.id, e.name]));
@@ -148,8 +152,9 @@ export async function dashboardData(db: DbOrTx, opts: DashboardOptions = {}): Pr
     else if (rels.some((r) => r.ended_by === "revoked")) status = "revoked";
     else if (gates[0]?.decision === "fail") status = "rejected";
     else status = "not gated";
-    let profile: CalibrationProfileView | null = null;
-    if (!e.isReference && opts.profileFromFile) {
+    const stored = profileRows.get(e.id);
+    let profile: CalibrationProfileView | null = stored !== undefined ? profileView(stored, "registry") : null;
+    if (!profile && !e.isReference && opts.profileFromFile) {
       try {
         profile = profileView(opts.profileFromFile(e.file), "engine file");
       } catch {
@@ -212,7 +217,25 @@ export async function dashboardData(db: DbOrTx, opts: DashboardOptions = {}): Pr
     models: modelRows.map((m) => ({ id: m.id, name: m.name, created_at: m.createdAt })),
     engines: dashboardEngines,
     scores,
-    benchmarks: [],
+    benchmarks: benchRows.map(
+      (b): BenchmarkRow => ({
+        id: b.id,
+        bench: b.bench,
+        run: b.run,
+        engine: b.engineId !== null ? (engineName.get(b.engineId) ?? b.engineName) : b.engineName,
+        engine_id: b.engineId,
+        model: b.model,
+        mode: b.mode,
+        batch: b.batch,
+        tokens_per_second: b.tokensPerSecond,
+        latency_p50_s: b.latencyP50S,
+        threads: b.threads,
+        kernels: b.kernels,
+        load_average: b.loadAverage,
+        host: b.host,
+        created_at: b.createdAt,
+      }),
+    ),
   };
 }
 

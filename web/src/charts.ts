@@ -85,13 +85,13 @@ export function divergingBars(opts: { rows: Array<{ label: string; segments: Seg
 }
 
 /** Horizontal bars, one per row, on a log10 scale (KL values span several decades). */
-export function logBars(opts: { rows: Array<{ label: string; value: number | null; color: string; title: string }>; width?: number; name: string; axisLabel: string; marker?: { value: number; title: string } }): SVGSVGElement {
+export function logBars(opts: { rows: Array<{ label: string; value: number | null; color: string; title: string; ghost?: number | null }>; width?: number; name: string; axisLabel: string; marker?: { value: number; title: string } }): SVGSVGElement {
   const width = opts.width ?? 640;
   const lw = labelWidth(opts.rows.map((r) => r.label));
   const top = 6;
   const bottom = 34;
   const height = top + opts.rows.length * (ROW_H + BAR_GAP) + bottom;
-  const positive = opts.rows.map((r) => r.value ?? 0).filter((v) => v > 0);
+  const positive = opts.rows.flatMap((r) => [r.value ?? 0, r.ghost ?? 0]).filter((v) => v > 0);
   if (opts.marker && opts.marker.value > 0) positive.push(opts.marker.value);
   const lo = Math.floor(Math.log10(Math.min(...(positive.length ? positive : [1e-6]))));
   const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...(positive.length ? positive : [1e-3])))));
@@ -109,6 +109,8 @@ export function logBars(opts: { rows: Array<{ label: string; value: number | nul
   opts.rows.forEach((row, i) => {
     const y = top + i * (ROW_H + BAR_GAP);
     root.append(svg("text", { x: lw - 6, y: y + ROW_H / 2, "text-anchor": "end", "dominant-baseline": "middle" }, row.label));
+    // A ghost: the value this row would have had otherwise (e.g. the KL at the recipe's precision), outlined.
+    if (row.ghost && row.ghost > 0) root.append(svg("rect", { class: "ghost", x: x0, y: y + 1, width: Math.max(1, x(row.ghost) - x0), height: ROW_H - 2, fill: "none", stroke: "#8c959f", "stroke-dasharray": "3 2" }));
     if (row.value === null || !(row.value > 0)) return;
     root.append(svg("rect", { class: "bar", x: x0, y, width: Math.max(1, x(row.value) - x0), height: ROW_H, fill: row.color }, svg("title", {}, row.title)));
   });

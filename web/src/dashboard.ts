@@ -205,12 +205,18 @@ function profileSection(e: DashboardEngine): Child {
       `${p.layers.length} units: ${[...counts].map(([k, n]) => `${n} ${k}`).join(", ")}. KL estimate ${p.kl_estimate?.toExponential(2) ?? "–"}, measured ${p.kl_measured?.toExponential(2) ?? "–"} nats/token` +
         `${p.examples ? ` (${p.examples} calibration sentences)` : ""}; read from the ${p.source}.`,
     ),
-    h("div", { class: "legend" }, [...counts.keys()].map((k) => h("span", {}, swatch(precisionColor(k)), k))),
+    h(
+      "div",
+      { class: "legend" },
+      [...counts.keys()].map((k) => h("span", {}, swatch(precisionColor(k)), k)),
+      promoted.length ? h("span", {}, `dashed outline: the KL at ${base} of a unit kept higher`) : null,
+    ),
     logBars({
       rows: p.layers.map((l) => ({
         label: l.unit,
         value: l.kl,
         color: precisionColor(l.precision),
+        ghost: l.precision !== base && base ? (l.kl_by_precision[base] ?? null) : null,
         title: `${l.unit}: ${l.precision}, KL ${l.kl?.toExponential(2) ?? "–"}${Object.keys(l.kl_by_precision).length > 1 ? ` (${Object.entries(l.kl_by_precision).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", ")})` : ""}${l.awq_alpha !== null ? `, AWQ alpha ${l.awq_alpha}` : ""}`,
       })),
       name: "sensitivity",
@@ -243,7 +249,10 @@ function engineCard(e: DashboardEngine, data: DashboardData, reference: Dashboar
     e.gates[0] ? h("p", {}, badge(e.gates[0].decision), " ", e.gates[0].summary) : null,
     h("h3", {}, "Scores against the reference"),
     reasons.length ? [deltaChart(reasons, tol), h("details", {}, h("summary", {}, `Table: ${reasons.length} pair/set rows`), scoreTable(reasons, tol))] : h("p", { class: "meta" }, "No evaluation runs of this engine yet."),
-    h("div", { class: "two" }, h("div", {}, h("h3", {}, "Calibration profile"), profileSection(e)), h("div", {}, h("h3", {}, "Release history"), releaseHistory(e))),
+    h("h3", {}, "Calibration profile"),
+    profileSection(e),
+    h("h3", {}, "Release history"),
+    releaseHistory(e),
   );
 }
 

@@ -23,6 +23,8 @@ import { EVAL_DECODE_DEFAULTS, runEvaluation } from "../../eval/runner.js";
 import { formatTable, round2 } from "../../eval/table.js";
 import type { SentenceTranslator } from "../../eval/translator.js";
 import { englishPivotPairs, pairName, resolveLanguage, type Language } from "../../languages.js";
+import { readEngineHeader } from "../../engine/engine-file.js";
+import { recordEngineProfile } from "../../storage/benchmarks.js";
 import { openRegistry, type RegistryDb } from "../../storage/db.js";
 import { ensureModel, ensureReferenceEngine, findEngine, registerEngine } from "../../storage/engines.js";
 import { latestRunsOfEngine } from "../../storage/evaluation.js";
@@ -211,6 +213,8 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
             calibrationSha256: built.calibrationSha256,
           }));
       }
+      // The calibration profile (per-unit precision and KL) goes into the registry too, for the dashboard.
+      await recordEngineProfile(reg.db, engine.id, readEngineHeader(built.path).metadata.report ?? "{}");
       io.stderr.write(`registered engine ${engine.name} (#${engine.id})\n`);
       if (values["no-eval"]) {
         io.stdout.write(`${JSON.stringify({ engine: engine.name, file: built.path, bytes: built.bytes })}\n`);

@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import { blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { engines } from "./models.js";
 
 /** One row per language: the latest `calib-data import`. Re-importing replaces the row and its sources. */
 export const calibPools = sqliteTable(
@@ -132,6 +133,21 @@ export const calibExclusions = sqliteTable(
   (t) => [index("calib_exclusions_lang").on(t.lang)],
 );
 
+/**
+ * The calibration profile of a calibrated engine, as `glossa calibrate` wrote it into the engine file's metadata
+ * (src/calib/build.ts report: KL estimate and measurement, per-unit precision, KL per precision tried, AWQ alpha).
+ * Kept in the registry so the dashboard shows it without the engine file.
+ */
+export const engineProfiles = sqliteTable("engine_profiles", {
+  engineId: integer("engine_id")
+    .primaryKey()
+    .references(() => engines.id),
+  /** JSON: the report. */
+  report: text("report").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+export type EngineProfileRow = typeof engineProfiles.$inferSelect;
 export type CalibPoolRow = typeof calibPools.$inferSelect;
 export type CalibPoolSourceRow = typeof calibPoolSources.$inferSelect;
 export type CalibSetRow = typeof calibSets.$inferSelect;

@@ -7,3 +7,4 @@ export * from "./evaluation.js";
 export * from "./releases.js";
 export * from "./calibration.js";
 export * from "./keys.js";
+export * from "./benchmarks.js";

@@ -8,13 +8,14 @@
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { Engine } from "../src/engine/engine.js";
 import type { GenerateRequest } from "../src/engine/types.js";
 import { writeTinyModel } from "../test/fixtures/tiny-mbart.js";
 import { quantizedBench } from "./quant.js";
+import { BenchRecorder, type Measured } from "./record.js";
 import { BENCH_SENTENCES } from "./sentences.js";
 
 function repoRoot(): string {
@@ -92,6 +93,9 @@ async function main(): Promise<void> {
   console.log("");
   // warm-up (first-touch allocations, thread start)
   await engine.generate(await source.requests(4, 4, 8));
+  // Every row also goes into the registry (bench_results) for the dashboard's throughput chart.
+  const recorder = new BenchRecorder("engine", basename(source.modelDir));
+  const measured: Measured = source.modelDir === modelDir ? { kind: "reference", modelDir } : { kind: "other", name: "synthetic mBART" };
   console.log("mode     batch  sentences  out tokens  wall s   tokens/s  latency mean s  latency p50 s  latency max s");
   for (const beamSize of [1, 4]) {
     for (const batch of [1, 8, 32]) {
@@ -118,6 +122,7 @@ async function main(): Promise<void> {
       }
       const wall = (performance.now() - start) / 1000;
       latencies.sort((a, b) => a - b);
+      recorder.add({ measured, mode: beamSize === 1 ? "greedy" : `beam${beamSize}`, batch, sentences: latencies.length, tokens, wallSeconds: wall, latencies, threads: i.threads, kernels: i.kernels });
       const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
       const p50 = latencies[Math.floor(latencies.length / 2)]!;
       console.log(
@@ -126,8 +131,10 @@ async function main(): Promise<void> {
     }
   }
   await engine.dispose();
-  if (source.modelDir === modelDir) await quantizedBench(modelDir, (n) => source.requests(n, 1, maxNew), threads);
+  if (source.modelDir === modelDir) await quantizedBench(modelDir, (n) => source.requests(n, 1, maxNew), threads, recorder);
   source.cleanup();
+  console.log("");
+  console.log(await recorder.save());
 }
 
 main().catch((e: unknown) => {

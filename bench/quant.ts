@@ -14,6 +14,7 @@ import { basename, join, resolve } from "node:path";
 import { buildCalibratedEngine } from "../src/calib/build.js";
 import { Engine } from "../src/engine/engine.js";
 import type { GenerateRequest } from "../src/engine/types.js";
+import type { BenchRecorder, Measured } from "./record.js";
 
 interface Rate {
   tokens: number;
@@ -30,7 +31,7 @@ async function decodeRate(engine: Engine, reqs: GenerateRequest[], batch: number
   return { tokens, seconds: (performance.now() - t0) / 1000 };
 }
 
-export async function quantizedBench(modelDir: string, requests: (n: number) => Promise<GenerateRequest[]>, threads?: number): Promise<void> {
+export async function quantizedBench(modelDir: string, requests: (n: number) => Promise<GenerateRequest[]>, threads?: number, recorder?: BenchRecorder): Promise<void> {
   const root = resolve(modelDir, "..", "..");
   const model = basename(resolve(modelDir));
   const tmp = mkdtempSync(join(tmpdir(), "glossa-bench-quant-"));
@@ -62,6 +63,8 @@ export async function quantizedBench(modelDir: string, requests: (n: number) => 
         const reqs = batch === 1 ? reqs16.slice(0, 8) : reqs16;
         const best = [await decodeRate(e, reqs, batch), await decodeRate(e, reqs, batch)].sort((a, b) => b.tokens / b.seconds - a.tokens / a.seconds)[0]!;
         const rate = best.tokens / best.seconds;
+        const measured: Measured = name === "float" ? { kind: "reference", modelDir } : { kind: "file", path: files[name]! };
+        recorder?.add({ bench: "engine-quant", measured, mode: "greedy", batch, sentences: reqs.length, tokens: best.tokens, wallSeconds: best.seconds, threads: e.info.threads, kernels: e.info.kernels });
         if (name === "float") base.set(batch, rate);
         console.log(
           `${name.padEnd(10)} ${String(batch).padStart(5)}  ${String(best.tokens).padStart(6)}  ${best.seconds.toFixed(2).padStart(6)}  ${rate.toFixed(1).padStart(9)}  ${(rate / base.get(batch)!).toFixed(2).padStart(5)}x`,

@@ -31,6 +31,7 @@ import * as pgKitTables from "../src/storage/postgres/tables.js";
 import { sha256Bytes } from "../src/storage/hashing.js";
 import { admitRequest, apiKeyUsageOf, createApiKey, findApiKey, listApiKeys, refundCharacters, revokeApiKey } from "../src/storage/keys.js";
 import { dashboardData } from "../src/storage/dashboard.js";
+import { benchResults, engineProfileOf, engineProfiles, recordBenchResults, recordEngineProfile } from "../src/storage/benchmarks.js";
 import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
 
 const skip = await pgSkip();
@@ -160,6 +161,25 @@ async function scenario(reg: Registry): Promise<Array<[string, unknown]>> {
   await rec("listReleases", listReleases(db));
   await rec("listReleases all", listReleases(db, { all: true }));
   await rec("releasedEngines", releasedEngines(db));
+  const profile = (precision: string) => ({
+    klEstimate: 1 / 3,
+    klMeasured: 2 ** -12,
+    examples: 16,
+    layers: [{ unit: "encoder.0.fc1", precision, kl: { "int4-g128": Math.PI / 1000, "int8-w8a16": 1e-7 / 3 }, awqAlpha: 0.35 }],
+  });
+  await rec("recordEngineProfile", recordEngineProfile(db, de4.id, profile("int4-g128")));
+  await rec("recordEngineProfile replaces", recordEngineProfile(db, de4.id, JSON.stringify(profile("int8-w8a16"))));
+  await rec("engineProfileOf", engineProfileOf(db, de4.id));
+  await rec("engineProfileOf missing", engineProfileOf(db, fr.id));
+  await rec("engineProfiles", engineProfiles(db));
+  const bench = (engineId: number | null, engineName: string, batch: number, rate: number) => ({
+    run: "2026-01-02T03:04:05.000Z/7", bench: "engine", engineId, engineName, model: "m", mode: "greedy", batch, sentences: batch * 2,
+    tokens: 64 * batch, wallSeconds: (64 * batch) / rate, tokensPerSecond: rate, latencyMeanS: 1 / 7, latencyP50S: null, latencyMaxS: 0.5,
+    threads: 2, kernels: "avx512", loadAverage: 1.25, host: "h",
+  });
+  await rec("recordBenchResults", recordBenchResults(db, [bench(ref.id, ref.name, 1, 123.456789012345), bench(de.id, de.name, 32, 1e3 / 3), bench(null, "file.safetensors", 8, 2 ** 0.5)]));
+  await rec("recordBenchResults none", recordBenchResults(db, []));
+  await rec("benchResults", benchResults(db));
   await rec("dashboardData", dashboardData(db, { now: () => new Date("2026-01-02T03:04:05Z") }));
   await rec("isReleased after", Promise.all([isReleased(db, ref.id), isReleased(db, de.id), isReleased(db, de4.id), isReleased(db, fr.id)]));
 

@@ -108,6 +108,34 @@ test("translate page: a sentence typed and sent with Ctrl+Enter streams into the
   });
 });
 
+test("translate page: with the model's own decoding defaults (beam 4) the output grows line by line", opts, async () => {
+  await server.scheduler()?.whenIdle();
+  const beam = await startServer({ settings: testSettings({ beamSize: undefined }), backend: await shared.get(), engineLookup: null });
+  try {
+    await beam.ready;
+    await withPage(browser, "translate-beam-stream", async (page) => {
+      await page.goto(`${beam.url}/`);
+      await page.waitForSelector("body[data-ready=true]");
+      await page.uncheck("#auto");
+      await page.selectOption("#source", "en");
+      await page.selectOption("#target", "de");
+      const text = ["Thank you.", "The train leaves at seven.", "Every summer my grandparents travel to the mountains with their old dog and stay there for three weeks."].join("\n");
+      await page.fill("#text", text);
+      await recordOutputs(page);
+      await page.locator("#text").press("Control+Enter");
+      await waitDone(page);
+      const shown = (await page.locator("#output").textContent()) ?? "";
+      const api = await postJson(beam.url, "/translate", { text, source_lang: "en", target_lang: "de" });
+      assert.equal(shown, api.json.translations[0].text);
+      assert.equal(shown.split("\n").length, 3, "line breaks kept");
+      const outputs = await page.evaluate(() => (window as unknown as { outputs: string[] }).outputs);
+      assert.ok(outputs.slice(0, -1).some((o) => o !== shown && o.length > 0), `a partial output before the final one: ${JSON.stringify(outputs)}`);
+    });
+  } finally {
+    await beam.close(0);
+  }
+});
+
 test("translate page: a pivot pair is marked in the target list and its translation says it went through English", opts, async () => {
   await withPage(browser, "translate-pivot", async (page) => {
     await openTranslate(page);
@@ -283,8 +311,8 @@ test("dashboard: without a registry the page says how to create runs", opts, asy
       await page.waitForSelector("body[data-dashboard=empty]");
       const text = (await page.locator("[data-empty=true]").textContent()) ?? "";
       assert.match(text, /no registry yet/);
-      assert.match(text, /npx glossa eval --engine reference/);
-      assert.match(text, /npx glossa calibrate --lang de --recipe int8/);
+      assert.match(text, /npm run glossa -- eval --engine reference/);
+      assert.match(text, /npm run glossa -- calibrate --lang de --recipe int8/);
     });
   } finally {
     await empty.close(0);

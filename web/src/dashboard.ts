@@ -54,13 +54,13 @@ function emptyState(data: DashboardData): HTMLElement {
       {},
       [
         "# 1. score the reference engine (the unquantized model) on evaluation sets",
-        "npx glossa eval --engine reference --sets flores200-dev,tatoeba --limit 200",
+        "npm run glossa -- eval --engine reference --sets flores200-dev,tatoeba --limit 200",
         "# 2. build a calibrated engine for a language; it is evaluated and gated on every pair involving it",
-        "npx glossa calibrate --lang de --recipe int8",
-        "npx glossa calibrate --lang de --recipe awq-int4",
+        "npm run glossa -- calibrate --lang de --recipe int8",
+        "npm run glossa -- calibrate --lang de --recipe awq-int4",
         "# 3. re-gate after new runs, list releases",
-        "npx glossa gate --engine glossa-mini-50/int8-de",
-        "npx glossa releases",
+        "npm run glossa -- gate --engine glossa-mini-50/int8-de",
+        "npm run glossa -- releases",
         "# 4. throughput of every engine at batch 1, 8, 32 (recorded in the registry)",
         "npm run bench:engine",
       ].join("\n"),
@@ -290,13 +290,21 @@ function throughput(rows: BenchmarkRow[]): HTMLElement {
     mount(wrap, h("p", { class: "meta" }, "No benchmark results in the registry. `npm run bench:engine` records tokens/s of every engine at batch 1, 8 and 32."));
     return wrap;
   }
-  const runs = [...new Set(rows.map((r) => r.run))];
-  const modes = [...new Set(rows.map((r) => r.mode))];
+  // One chart per benchmark section of one run (rows measured side by side), newest first.
+  const key = (r: BenchmarkRow) => `${r.bench} · ${r.run}`;
+  const runs = [...new Set(rows.map(key))].reverse();
   const runSel = h("select", { class: "inline", "aria-label": "Benchmark run" }, runs.map((r) => h("option", { value: r }, r)));
-  const modeSel = h("select", { class: "inline", "aria-label": "Decoding mode" }, modes.map((m) => h("option", { value: m }, m)));
+  const modeSel = h("select", { class: "inline", "aria-label": "Decoding mode" });
+  const fillModes = () => {
+    const keep = modeSel.value;
+    const modes = [...new Set(rows.filter((r) => key(r) === runSel.value).map((r) => r.mode))];
+    mount(modeSel, modes.map((m) => h("option", { value: m }, m)));
+    if (modes.includes(keep)) modeSel.value = keep;
+  };
+  fillModes();
   const body = h("div", {});
   const draw = () => {
-    const sel = rows.filter((r) => r.run === runSel.value && r.mode === modeSel.value);
+    const sel = rows.filter((r) => key(r) === runSel.value && r.mode === modeSel.value);
     const engines = [...new Set(sel.map((r) => r.engine))];
     const batches = [...new Set(sel.map((r) => r.batch))].sort((a, b) => a - b);
     const color = (e: string) => PALETTE[engines.indexOf(e) % PALETTE.length]!;
@@ -315,7 +323,9 @@ function throughput(rows: BenchmarkRow[]): HTMLElement {
           }),
         })),
       }),
-      first ? h("p", { class: "meta" }, `${first.bench} benchmark, ${first.threads} threads, ${first.kernels} kernels, load average ${fmt(first.load_average)} when measured, ${day(first.created_at)}. Figures measured in one run, side by side.`) : null,
+      first
+        ? h("p", { class: "meta" }, `${first.bench} benchmark on ${first.host}: ${first.threads} threads, ${first.kernels} kernels, load average ${fmt(first.load_average)} when measured, ${day(first.created_at)}. The figures of one run were measured side by side in one process.`)
+        : null,
       h(
         "details",
         {},
@@ -336,7 +346,10 @@ function throughput(rows: BenchmarkRow[]): HTMLElement {
       ),
     );
   };
-  runSel.addEventListener("change", draw);
+  runSel.addEventListener("change", () => {
+    fillModes();
+    draw();
+  });
   modeSel.addEventListener("change", draw);
   mount(wrap, h("p", {}, "Run ", runSel, " mode ", modeSel), body);
   draw();

@@ -21,3 +21,5 @@ export const calibExclusions = pgSchema.calibExclusions;
 export const apiKeys = pgSchema.apiKeys;
 export const apiKeyUsage = pgSchema.apiKeyUsage;
 export const apiKeyRequests = pgSchema.apiKeyRequests;
+export const engineProfiles = pgSchema.engineProfiles;
+export const benchResults = pgSchema.benchResults;

@@ -72,18 +72,21 @@ export function lintDockerfile(file: string): { problems: string[]; stages: Inst
   };
   const argDefaults = new Map<string, string>();
   const stages: Instruction[][] = [];
+  const stageNames = new Set<string>();
   let shellPipefail = false;
   ins.forEach((x, i) => {
     if (x.op === "#IGNORE") return;
     if (x.op === "ARG") {
-      const [k, v] = x.args.split("=");
-      if (v !== undefined) argDefaults.set(k!, v);
+      const eq = x.args.indexOf("=");
+      if (eq > 0) argDefaults.set(x.args.slice(0, eq), x.args.slice(eq + 1).replace(/^"(.*)"$/, "$1"));
     }
     if (x.op === "FROM") {
       stages.push([]);
-      const image = x.args.split(/\s+/)[0]!.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => argDefaults.get(a ?? b) ?? "");
-      if (!/^[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(image) && !stages.slice(0, -1).length) flag(i, "DL3006", `image ${image} has no tag`);
+      const [ref, as, name] = x.args.split(/\s+/);
+      const image = ref!.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => argDefaults.get(a ?? b) ?? "");
+      if (!stageNames.has(image) && !/^[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(image)) flag(i, "DL3006", `image ${image} has no tag`);
       if (/:latest$/.test(image)) flag(i, "DL3007", `image ${image} uses latest`);
+      if (as?.toUpperCase() === "AS" && name) stageNames.add(name);
     }
     stages.at(-1)?.push(x);
     if (x.op === "WORKDIR" && !x.args.startsWith("/")) flag(i, "DL3000", "WORKDIR must be absolute");
@@ -131,8 +134,10 @@ function healthcheckScript(stages: Instruction[][]): string[] {
   return JSON.parse(json) as string[];
 }
 
-test("Dockerfile: hadolint's rules, multi-stage, non-root, HEALTHCHECK on /ready, npm start's command", () => {
-  const { problems, stages } = lintDockerfile(join(ROOT, "Dockerfile"));
+const DOCKERFILES = ["Dockerfile", "deploy/cuda/Dockerfile"];
+
+for (const dockerfile of DOCKERFILES) test(`${dockerfile}: hadolint's rules, multi-stage, non-root, HEALTHCHECK on /ready, npm start's command`, () => {
+  const { problems, stages } = lintDockerfile(join(ROOT, dockerfile));
   assert.deepEqual(problems, []);
   const final = stages.at(-1)!;
   const cmd = JSON.parse(final.find((x) => x.op === "CMD")!.args) as string[];
@@ -141,14 +146,14 @@ test("Dockerfile: hadolint's rules, multi-stage, non-root, HEALTHCHECK on /ready
   assert.match(healthcheckScript(stages).join(" "), /\/ready/);
   assert.ok(final.some((x) => x.op === "COPY" && x.args.includes("models/glossa-mini-50")), "the shipped model is inside");
   // src/engine/native.ts loads native/build/Release/glossa_native.node from the folder holding native/binding.gyp.
-  const buildRun = stages[0]!.filter((x) => x.op === "RUN").map((x) => x.args).join(" ");
+  const buildRun = stages.find((s) => s.some((x) => x.op === "RUN" && /npm ci/.test(x.args)))!.filter((x) => x.op === "RUN").map((x) => x.args).join(" ");
   assert.match(buildRun, /cp native\/build\/Release\/glossa_native\.node \/out\/native\/build\/Release\//);
   assert.match(buildRun, /cp native\/binding\.gyp \/out\/native\//);
   assert.ok(final.some((x) => x.op === "ENV" && /GLOSSA_HOST=0\.0\.0\.0/.test(x.args)), "listens on all interfaces inside the container");
 });
 
-test("Dockerfile: every COPY source exists and is inside the build context (.dockerignore)", () => {
-  const { stages } = lintDockerfile(join(ROOT, "Dockerfile"));
+for (const dockerfile of DOCKERFILES) test(`${dockerfile}: every COPY source exists and is inside the build context (.dockerignore)`, () => {
+  const { stages } = lintDockerfile(join(ROOT, dockerfile));
   const patterns = dockerignore();
   const sources = copySources(stages);
   assert.ok(sources.length >= 8);
@@ -164,14 +169,30 @@ test("Dockerfile: every COPY source exists and is inside the build context (.doc
   assert.equal(ignoredByDockerignore(patterns, "native/build/Release/glossa_native.node"), true);
 });
 
+test("deploy/cuda: the engine must have the CUDA backend compiled in, the server computes on the GPU", () => {
+  const { stages } = lintDockerfile(join(ROOT, "deploy", "cuda", "Dockerfile"));
+  const build = stages.find((s) => s.some((x) => x.op === "RUN" && /npm ci/.test(x.args)))!;
+  const from = build[0]!.args;
+  assert.match(from, /^nvidia\/cuda:\$\{CUDA_VERSION\}-devel-/, "built where nvcc and libcudart_static.a are (native/cuda.sh)");
+  assert.match(build.filter((x) => x.op === "RUN").map((x) => x.args).join(" "), /cudaStatus\(\)\.compiled/);
+  const final = stages.at(-1)!;
+  assert.match(final[0]!.args, /^nvidia\/cuda:\$\{CUDA_VERSION\}-runtime-/, "the runtime image carries libcublas (opened at run time)");
+  assert.ok(final.some((x) => x.op === "ENV" && /GLOSSA_DEVICE=cuda/.test(x.args)));
+  const override = readFileSync(join(ROOT, "deploy", "cuda", "compose.yaml"), "utf8");
+  assert.match(override, /dockerfile: deploy\/cuda\/Dockerfile/);
+  assert.match(override, /driver: nvidia/);
+});
+
 test("the hadolint subset catches what it should", () => {
   const dir = mkdtempSync(join(tmpdir(), "glossa-docker-"));
   const bad = join(dir, "Dockerfile");
   writeFileSync(bad, "FROM node:latest\nRUN cd /app && apt-get update && apt-get install curl\nADD src/ /app/\nCMD node x.js\n");
   const { problems } = lintDockerfile(bad);
-  rmSync(dir, { recursive: true, force: true });
   const rules = problems.map((p) => /\b(DL\d{4})\b/.exec(p)?.[1] ?? p.split(": ").at(-1));
   for (const r of ["DL3007", "DL3003", "DL3015", "DL3014", "DL3009", "DL3020", "DL3025", "DL3002"]) assert.ok(rules.includes(r), `${r} in ${JSON.stringify(problems)}`);
+  writeFileSync(bad, "FROM debian AS base\nFROM base\nUSER app\nHEALTHCHECK CMD [\"true\"]\n");
+  assert.deepEqual(lintDockerfile(bad).problems.map((p) => /\b(DL\d{4})\b/.exec(p)?.[1]), ["DL3006"], "an untagged image, but a stage name is fine");
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("HEALTHCHECK's command exits 0 when /ready answers 200 and 1 when it answers 503 or nothing listens", async () => {

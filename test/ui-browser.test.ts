@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { startServer, type RunningServer } from "../src/server/server.js";
 import { openRegistry } from "../src/storage/db.js";
+import { createApiKey } from "../src/storage/keys.js";
 import { fillDashboardRegistry, type DashboardFixture } from "./fixtures/dashboard-registry.js";
 import { chromiumSkip, launchChromium, withPage } from "./helpers/browser.js";
 import { modelSkip, postJson, SharedBackend, testSettings } from "./helpers/http.js";
@@ -181,7 +182,7 @@ test("translate page: 'Text is HTML' keeps the markup and shows it as text (not 
   });
 });
 
-test("translate page: an undecidable text with 'Detect language' shows the server's 400 message", opts, async () => {
+test("translate page: an unserved language with 'Detect language' shows the server's 400 message", opts, async () => {
   await withPage(browser, "translate-400", async (page) => {
     await openTranslate(page);
     await page.selectOption("#source", "auto");
@@ -213,6 +214,39 @@ test("translate page: detected language is named, swap moves languages and the t
     await waitDone(page);
     assert.ok(((await page.locator("#output").textContent()) ?? "").length > 0, "the swapped text is translated back");
   });
+});
+
+test("translate page: a server that requires API keys shows the key field; without a key 401, with it a translation", opts, async () => {
+  const dbPath = join(tmp, "keys.sqlite");
+  const reg = await openRegistry({ path: dbPath });
+  const { key } = await createApiKey(reg.db, { name: "page test" });
+  await reg.close();
+  await server.scheduler()?.whenIdle();
+  const keyed = await startServer({ settings: testSettings({ dbPath, requireKeys: true }), backend: await shared.get(), engineLookup: null });
+  try {
+    await keyed.ready;
+    await withPage(browser, "translate-api-key", async (page) => {
+      await page.goto(`${keyed.url}/`);
+      await page.waitForSelector("body[data-ready=true]");
+      await page.uncheck("#auto");
+      assert.equal(await page.locator("#key-row").isVisible(), true);
+      await page.selectOption("#source", "en");
+      await page.selectOption("#target", "fr");
+      await page.fill("#text", "The museum opens at nine in the morning.");
+      await page.click("#translate");
+      await page.waitForSelector("#error:not([hidden])");
+      assert.match((await page.locator("#error").textContent()) ?? "", /^An API key is required: /);
+      await page.fill("#apikey", key);
+      await page.locator("#apikey").dispatchEvent("change");
+      await page.click("#translate");
+      await waitDone(page);
+      assert.ok(((await page.locator("#output").textContent()) ?? "").length > 0);
+      const stored = await page.evaluate(() => JSON.parse(window.localStorage.getItem("glossa.translate") ?? "{}").key);
+      assert.equal(stored, key, "kept in this browser for the next visit");
+    });
+  } finally {
+    await keyed.close(0);
+  }
 });
 
 test("translate page: over the character limit the page refuses before sending and says the limit", opts, async () => {

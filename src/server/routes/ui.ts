@@ -100,8 +100,8 @@ export function webRoutes(deps: WebDeps): Hono {
     c.json({
       charLimit: deps.settings.maxChars,
       frontendTimeout: 700,
-      apiKeys: false,
-      keyRequired: false,
+      apiKeys: deps.settings.requireKeys,
+      keyRequired: deps.settings.requireKeys,
       suggestions: false,
       filesTranslation: true,
       supportedFilesFormat: PAGE_FILE_FORMATS,

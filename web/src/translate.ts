@@ -279,6 +279,20 @@ async function copyOutput(): Promise<void> {
   setTimeout(() => (el.copy.textContent = "Copy"), 1500);
 }
 
+/** The file name a download names (content-disposition: filename*=UTF-8'' first, then filename=). */
+function fileNameOf(res: Response): string | undefined {
+  const cd = res.headers.get("content-disposition") ?? "";
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(cd)?.[1];
+  if (star) {
+    try {
+      return decodeURIComponent(star.trim());
+    } catch {
+      // malformed: fall back to the plain form
+    }
+  }
+  return /filename="?([^";]+)"?/i.exec(cd)?.[1]?.trim() || undefined;
+}
+
 /** Download name: "notes.txt" -> "notes.de.txt". */
 function translatedName(name: string, target: string): string {
   const dot = name.lastIndexOf(".");
@@ -307,14 +321,17 @@ async function translateFile(file: File): Promise<void> {
       // LibreTranslate: {translatedFileUrl} to download from.
       const a = (await res.json()) as { translatedFileUrl?: string };
       if (!a.translatedFileUrl) throw new ApiError(500, "the server answered without a translated file");
-      const file2 = await fetch(a.translatedFileUrl, { signal: controller.signal });
+      // Fetched from this page's origin (the URL may name the server by another host name; CSP allows 'self').
+      const at = new URL(a.translatedFileUrl, location.href);
+      const file2 = await fetch(`${at.pathname}${at.search}`, { signal: controller.signal });
       if (!file2.ok) throw new ApiError(file2.status, `cannot download the translated file (${file2.statusText})`);
       blob = await file2.blob();
-      name = decodeURIComponent(a.translatedFileUrl.split("/").pop() ?? name) || name;
+      const served = fileNameOf(file2);
+      if (served && served !== file.name) name = served;
     } else {
       blob = await res.blob();
-      const disposition = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(res.headers.get("content-disposition") ?? "");
-      if (disposition?.[1]) name = decodeURIComponent(disposition[1]);
+      const served = fileNameOf(res);
+      if (served && served !== file.name) name = served;
     }
     if (controller !== inflight) return;
     const url = URL.createObjectURL(blob);

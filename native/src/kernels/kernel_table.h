@@ -35,7 +35,10 @@ struct KernelTable {
   void (*gelu)(float* x, std::size_t n);
 };
 
-// Portable exp helpers (used by tables without a vector version).
+// Portable versions of the AVX-512 exp / GELU arithmetic (same operations, std::fma): every table gives the
+// same bits for dot, axpy, sumExp, expInPlace and gelu (the GEMM differs: generic multiplies and adds).
+float referenceExp(float x);
+float referenceGelu(float x);
 float genericSumExp(const float* x, int n, float shift);
 float genericExpInPlace(float* x, int n, float shift);
 void genericGelu(float* x, std::size_t n);

@@ -18,6 +18,7 @@ const char* dtypeName(DType t) {
     case DType::Q8: return "Q8";
     case DType::Q8A8: return "Q8A8";
     case DType::Q4: return "Q4";
+    case DType::Q4A8: return "Q4A8";
   }
   return "?";
 }
@@ -31,7 +32,7 @@ std::size_t dtypeSize(DType t) {
 }
 
 std::size_t TensorRef::storageBytes() const {
-  if (dtype == DType::Q4) {
+  if (isQ4()) {
     if (shape.size() != 2) return 0;
     return static_cast<std::size_t>(shape[0]) * static_cast<std::size_t>((shape[1] + 1) / 2);
   }
@@ -47,6 +48,7 @@ bool parseDType(const std::string& s, DType* out) {
   else if (s == "F16H") *out = DType::F16H;
   else if (s == "Q8") *out = DType::Q8;
   else if (s == "Q8A8") *out = DType::Q8A8;
+  else if (s == "Q4A8" || s.rfind("Q4A8G", 0) == 0) *out = DType::Q4A8;
   else if (s == "Q4" || s.rfind("Q4G", 0) == 0) *out = DType::Q4;
   else return false;
   return true;

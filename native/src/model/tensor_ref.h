@@ -11,8 +11,9 @@ namespace glossa {
 // the TypeScript engine-file reader (src/engine/engine-file.ts): F16H = F16 weights kept in half precision
 // at run time; Q8 / Q8A8 = per-row int8 weights [out, in] (+ "<name>_scale" F32 [out]) run as W8A16 / W8A8;
 // Q4 = asymmetric 4-bit weights, two per byte, rows of ceil(in / 2) bytes (+ "<name>_scale" F16 and
-// "<name>_zero" U8 of shape [out, groups]), groups of groupSize along the input dimension.
-enum class DType { F32, F16, BF16, I8, U8, F16H, Q8, Q8A8, Q4 };
+// "<name>_zero" U8 of shape [out, groups]), groups of groupSize along the input dimension; Q4A8 = the same
+// stored bytes run as W4A8 (activations quantized per token to int8, VNNI / maddubs dot products).
+enum class DType { F32, F16, BF16, I8, U8, F16H, Q8, Q8A8, Q4, Q4A8 };
 
 const char* dtypeName(DType t);
 std::size_t dtypeSize(DType t);
@@ -25,13 +26,14 @@ struct TensorRef {
   std::vector<std::int64_t> shape;
   const std::uint8_t* data = nullptr;  // into the mapped file
   std::size_t bytes = 0;
-  int groupSize = 0;                     // Q4 only
+  int groupSize = 0;                     // Q4 / Q4A8 only
   const TensorRef* scale = nullptr;      // Q8 / Q8A8 / Q4: linked by WeightStore
-  const TensorRef* zero = nullptr;       // Q4
+  const TensorRef* zero = nullptr;       // Q4 / Q4A8
   // Refuse NaN/Inf values (F32/F16/F16H/BF16) when converting or packing; false only to measure the check's cost.
   bool checkFinite = true;
 
-  bool quantized() const { return dtype == DType::Q8 || dtype == DType::Q8A8 || dtype == DType::Q4; }
+  bool quantized() const { return dtype == DType::Q8 || dtype == DType::Q8A8 || isQ4(); }
+  bool isQ4() const { return dtype == DType::Q4 || dtype == DType::Q4A8; }
   // Bytes the data must have for this dtype and shape.
   std::size_t storageBytes() const;
 

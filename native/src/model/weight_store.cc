@@ -30,8 +30,9 @@ WeightStore::WeightStore(const std::vector<TensorEntry>& entries, bool checkFini
     if (!parseDType(e.dtype, &t.dtype))
       throw std::runtime_error(e.file + ": tensor " + e.name + ": unsupported dtype " + e.dtype +
                                " (expected F32, F16 or BF16)");
-    if (t.dtype == DType::Q4) {
-      t.groupSize = e.dtype.size() > 3 ? std::atoi(e.dtype.c_str() + 3) : 128;
+    if (t.isQ4()) {
+      const std::size_t digits = t.dtype == DType::Q4A8 ? 5 : 3;  // "Q4A8G128" / "Q4G128"
+      t.groupSize = e.dtype.size() > digits ? std::atoi(e.dtype.c_str() + digits) : 128;
       if (t.groupSize <= 0 || t.groupSize % 2 != 0)
         throw std::runtime_error(e.file + ": tensor " + e.name + ": bad 4-bit group size in " + e.dtype);
     }
@@ -69,7 +70,7 @@ void WeightStore::linkQuantized() {
                                  shapeString(shape));
       return &it->second;
     };
-    if (t.dtype == DType::Q4) {
+    if (t.isQ4()) {
       const std::int64_t groups = (in + t.groupSize - 1) / t.groupSize;
       t.scale = need("_scale", {out, groups});
       t.zero = need("_zero", {out, groups});

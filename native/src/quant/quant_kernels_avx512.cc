@@ -3,6 +3,9 @@
 
 namespace glossa {
 namespace quantdetail {
+void avx2GemmQ4A8(const std::int8_t* xq, const float* xScale, const std::int32_t* xGroupSum, int M, int Kp, int G, int groups,
+                  const std::uint8_t* packed, const float* scales, const std::int32_t* zeros, const float* bias, float* y,
+                  int ldy, int N, int p0, int p1);
 void avx2GemmQ8A8(const std::int8_t* xq, const float* xScale, int M, int Kp, const std::int8_t* packed,
                   const std::int32_t* colSum, const float* scale, const float* bias, float* y, int ldy, int N,
                   int panelBegin, int panelEnd);
@@ -31,6 +34,32 @@ inline void storeCols(float* out, __m512 v, int cols) {
 inline __m512 loadCols(const float* p, int cols) {
   if (cols >= kW) return _mm512_loadu_ps(p);
   return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << cols) - 1u), p);
+}
+
+// ---- per-token int8 activations (the generic quantizeRows' arithmetic, 16 lanes at a time) ----
+void quantizeRows(const float* x, int ldx, int M, int K, int Kp, std::int8_t* xq, float* xScale) {
+  const __m512 absMask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  const __m512i hi = _mm512_set1_epi32(127), lo = _mm512_set1_epi32(-127);
+  for (int m = 0; m < M; ++m) {
+    const float* r = x + static_cast<std::size_t>(m) * ldx;
+    __m512 amax = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + kW <= K; k += kW) amax = _mm512_max_ps(amax, _mm512_and_ps(_mm512_loadu_ps(r + k), absMask));
+    if (k < K) amax = _mm512_max_ps(amax, _mm512_and_ps(loadCols(r + k, K - k), absMask));
+    const float a = _mm512_reduce_max_ps(amax);
+    const float s = a > 0.f ? a / 127.f : 1.f;
+    const __m512 inv = _mm512_set1_ps(1.f / s);
+    xScale[m] = s;
+    std::int8_t* q = xq + static_cast<std::size_t>(m) * Kp;
+    for (k = 0; k < K; k += kW) {
+      const int n = imin(kW, K - k);
+      // cvtps_epi32 rounds half to even (MXCSR default), as nearbyint does.
+      __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(loadCols(r + k, n), inv));
+      v = _mm512_max_epi32(_mm512_min_epi32(v, hi), lo);
+      _mm_mask_storeu_epi8(q + k, static_cast<__mmask16>(n >= kW ? 0xffffu : (1u << n) - 1u), _mm512_cvtepi32_epi8(v));
+    }
+    for (k = K; k < Kp; ++k) q[k] = 0;
+  }
 }
 
 // ---- W8A16 ----
@@ -121,7 +150,8 @@ void q8a8Tile(const std::int8_t* xq, const float* xScale, int Kp, const std::int
     for (int i = 0; i < R; ++i) {
       const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], corr));
       const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(xScale[i]), s);
-      storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_add_ps(_mm512_mul_ps(v, sc), bv), cols);
+      // fma: what GCC made of the original mul + add (fp-contract), kept explicit so the bits never depend on it.
+      storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_fmadd_ps(v, sc, bv), cols);
     }
   }
 }
@@ -345,6 +375,91 @@ void gemmQ4(const float* x, int ldx, int M, int K, int G, int groups, const std:
   }
 }
 
+// ---- W4A8 with VNNI: nibble codes (u8 0..15) x int8 activations, exact int32 per group ----
+template <int R, int P>
+void q4a8Tile(const std::int8_t* xq, int Kp, const float* xScale, const std::int32_t* xgs, int groups, int G8, int K8,
+              const std::uint8_t* b, std::size_t stride, const float* sP, const std::int32_t* zP, std::size_t sStride,
+              const float* bias, float* y, int ldy, int N, int col0) {
+  __m512 out[R][P];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) out[i][j] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int g = 0; g < groups; ++g) {
+    __m512i acc[R][P];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < P; ++j) acc[i][j] = _mm512_setzero_si512();
+    const int e8 = imin(K8, (g + 1) * G8);
+    for (int k8 = g * G8; k8 < e8; ++k8) {
+      __m512i wl[P], wh[P];
+      for (int j = 0; j < P; ++j) {
+        const __m512i v = _mm512_loadu_si512(b + j * stride + static_cast<std::size_t>(k8) * kW * 4);
+        wl[j] = _mm512_and_si512(v, low);
+        wh[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+      }
+      for (int i = 0; i < R; ++i) {
+        std::int32_t x0, x1;
+        __builtin_memcpy(&x0, xq + static_cast<std::size_t>(i) * Kp + 8 * k8, 4);
+        __builtin_memcpy(&x1, xq + static_cast<std::size_t>(i) * Kp + 8 * k8 + 4, 4);
+        const __m512i a0 = _mm512_set1_epi32(x0), a1 = _mm512_set1_epi32(x1);
+        for (int j = 0; j < P; ++j) {
+          acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wl[j], a0);
+          acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wh[j], a1);
+        }
+      }
+    }
+    for (int j = 0; j < P; ++j) {
+      const __m512 sc = _mm512_loadu_ps(sP + j * sStride + static_cast<std::size_t>(g) * kW);
+      const __m512i z = _mm512_loadu_si512(zP + j * sStride + static_cast<std::size_t>(g) * kW);
+      for (int i = 0; i < R; ++i) {
+        const __m512i t = _mm512_sub_epi32(acc[i][j], _mm512_mullo_epi32(z, _mm512_set1_epi32(xgs[static_cast<std::size_t>(i) * groups + g])));
+        out[i][j] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(t), out[i][j]);
+      }
+    }
+  }
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + j * kW, cols = imin(kW, N - c0);
+    const __m512 bv = bias ? loadCols(bias + c0, cols) : _mm512_setzero_ps();
+    for (int i = 0; i < R; ++i)
+      storeCols(y + static_cast<std::size_t>(i) * ldy + c0, _mm512_fmadd_ps(out[i][j], _mm512_set1_ps(xScale[i]), bv), cols);
+  }
+}
+
+template <int P>
+void q4a8Rows(int rows, const std::int8_t* xq, int Kp, const float* xScale, const std::int32_t* xgs, int groups, int G8,
+              int K8, const std::uint8_t* b, std::size_t stride, const float* sP, const std::int32_t* zP,
+              std::size_t sStride, const float* bias, float* y, int ldy, int N, int col0) {
+  switch (rows) {
+    case 4: q4a8Tile<4, P>(xq, Kp, xScale, xgs, groups, G8, K8, b, stride, sP, zP, sStride, bias, y, ldy, N, col0); break;
+    case 3: q4a8Tile<3, P>(xq, Kp, xScale, xgs, groups, G8, K8, b, stride, sP, zP, sStride, bias, y, ldy, N, col0); break;
+    case 2: q4a8Tile<2, P>(xq, Kp, xScale, xgs, groups, G8, K8, b, stride, sP, zP, sStride, bias, y, ldy, N, col0); break;
+    default: q4a8Tile<1, P>(xq, Kp, xScale, xgs, groups, G8, K8, b, stride, sP, zP, sStride, bias, y, ldy, N, col0); break;
+  }
+}
+
+void gemmQ4A8Vnni(const std::int8_t* xq, const float* xScale, const std::int32_t* xGroupSum, int M, int Kp, int G, int groups,
+                  const std::uint8_t* packed, const float* scales, const std::int32_t* zeros, const float* bias, float* y,
+                  int ldy, int N, int p0, int p1) {
+  const int K8 = Kp / 8, G8 = G / 8;
+  const std::size_t stride = static_cast<std::size_t>(K8) * kW * 4;
+  const std::size_t sStride = static_cast<std::size_t>(groups) * kW;
+  for (int p = p0; p < p1; p += 2) {
+    const int panels = imin(2, p1 - p);
+    const std::uint8_t* b = packed + static_cast<std::size_t>(p) * stride;
+    const float* sP = scales + static_cast<std::size_t>(p) * sStride;
+    const std::int32_t* zP = zeros + static_cast<std::size_t>(p) * sStride;
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int rows = imin(4, M - m0);
+      const std::int8_t* xm = xq + static_cast<std::size_t>(m0) * Kp;
+      const std::int32_t* gs = xGroupSum + static_cast<std::size_t>(m0) * groups;
+      float* ym = y + static_cast<std::size_t>(m0) * ldy;
+      if (panels == 2)
+        q4a8Rows<2>(rows, xm, Kp, xScale + m0, gs, groups, G8, K8, b, stride, sP, zP, sStride, bias, ym, ldy, N, p * kW);
+      else
+        q4a8Rows<1>(rows, xm, Kp, xScale + m0, gs, groups, G8, K8, b, stride, sP, zP, sStride, bias, ym, ldy, N, p * kW);
+    }
+  }
+}
+
 // ---- F16 weights (lm_head / tied embeddings kept in half precision) ----
 template <int R, int P>
 void f16Tile(const float* x, int ldx, int K, const std::uint16_t* b, std::size_t stride, const float* bias, float* y,
@@ -400,8 +515,8 @@ void gemmF16(const float* x, int ldx, int M, int K, const std::uint16_t* packed,
   }
 }
 
-const QuantKernelTable kAvx512Vnni{"avx512-vnni", gemmQ8, gemmQ8A8Vnni, gemmQ4, gemmF16};
-const QuantKernelTable kAvx512{"avx512", gemmQ8, quantdetail::avx2GemmQ8A8, gemmQ4, gemmF16};
+const QuantKernelTable kAvx512Vnni{"avx512-vnni", quantizeRows, gemmQ8, gemmQ8A8Vnni, gemmQ4, gemmQ4A8Vnni, gemmF16};
+const QuantKernelTable kAvx512{"avx512", quantizeRows, gemmQ8, quantdetail::avx2GemmQ8A8, gemmQ4, quantdetail::avx2GemmQ4A8, gemmF16};
 
 }  // namespace
 }  // namespace glossa

@@ -73,6 +73,17 @@ class QuantLinearBase : public Linear {
     }, 4);
   }
   const float* bias() const { return bias_.empty() ? nullptr : bias_.data(); }
+  // Per-token int8 activations (quantizeRows), rows split over the pool when there are many.
+  void quantizeActivations(const float* x, int ldx, int M, int K, int Kp, std::int8_t* xq, float* xs) const {
+    if (M < 16) {
+      kernels_.quantizeRows(x, ldx, M, K, Kp, xq, xs);
+      return;
+    }
+    pool_.parallelFor(static_cast<std::size_t>(M), [&](std::size_t b, std::size_t e) {
+      kernels_.quantizeRows(x + b * static_cast<std::size_t>(ldx), ldx, static_cast<int>(e - b), K, Kp,
+                            xq + b * static_cast<std::size_t>(Kp), xs + b);
+    }, 8);
+  }
 
   const QuantKernelTable& kernels_;
   ThreadPool& pool_;
@@ -142,22 +153,9 @@ class Int8Linear : public QuantLinearBase {
       });
       return;
     }
-    // Per-token symmetric int8 activations: s = max|x| / 127.
-    std::vector<std::int8_t> xq(static_cast<std::size_t>(M) * kp_, 0);
+    std::vector<std::int8_t> xq(static_cast<std::size_t>(M) * kp_);
     std::vector<float> xs(static_cast<std::size_t>(M));
-    for (int m = 0; m < M; ++m) {
-      const float* r = x + static_cast<std::size_t>(m) * ldx;
-      float amax = 0.f;
-      for (int k = 0; k < in_; ++k) amax = std::max(amax, std::fabs(r[k]));
-      const float s = amax > 0.f ? amax / 127.f : 1.f;
-      const float inv = 1.f / s;
-      xs[static_cast<std::size_t>(m)] = s;
-      std::int8_t* q = xq.data() + static_cast<std::size_t>(m) * kp_;
-      for (int k = 0; k < in_; ++k) {
-        const float v = std::nearbyint(r[k] * inv);
-        q[k] = static_cast<std::int8_t>(v > 127.f ? 127.f : (v < -127.f ? -127.f : v));
-      }
-    }
+    quantizeActivations(x, ldx, M, in_, kp_, xq.data(), xs.data());
     forPanels([&](int p0, int p1) {
       kernels_.gemmQ8A8(xq.data(), xs.data(), M, kp_, packed_.data(), colSum_.data(), scale_.data(), bias(), y, ldy,
                         out_, p0, p1);
@@ -186,31 +184,70 @@ class Int4Linear : public QuantLinearBase {
  public:
   Int4Linear(const QuantKernelTable& k, ThreadPool& pool, const std::vector<const TensorRef*>& w,
              const std::vector<const TensorRef*>& b)
-      : QuantLinearBase(k, pool, checkParts(w, b)) {
+      : QuantLinearBase(k, pool, checkParts(w, b)), a8_(w[0]->dtype == DType::Q4A8) {
     g_ = w[0]->groupSize;
+    if (a8_ && g_ % 8 != 0) throw std::runtime_error(w[0]->describe() + ": W4A8 needs a group size that is a multiple of 8");
     groups_ = (in_ + g_ - 1) / g_;
     k2_ = (in_ + 1) / 2;
-    packed_.assign(static_cast<std::size_t>(panels_) * k2_ * kW, 0);
+    kp8_ = (in_ + 7) / 8 * 8;
+    if (a8_) {
+      packed_.assign(static_cast<std::size_t>(panels_) * (kp8_ / 2) * kW, 0);
+      zerosI_.assign(static_cast<std::size_t>(panels_) * groups_ * kW, 0);
+    } else {
+      packed_.assign(static_cast<std::size_t>(panels_) * k2_ * kW, 0);
+      zeros_.assign(static_cast<std::size_t>(panels_) * groups_ * kW, 0.f);
+    }
     scales_.assign(static_cast<std::size_t>(panels_) * groups_ * kW, 0.f);
-    zeros_.assign(static_cast<std::size_t>(panels_) * groups_ * kW, 0.f);
     std::vector<float> s(static_cast<std::size_t>(groups_)), z(static_cast<std::size_t>(groups_));
     forRows(w, [&](const TensorRef& t, int r, int n) {
       const std::uint8_t* src = t.data + static_cast<std::size_t>(r) * k2_;
       const std::size_t p = static_cast<std::size_t>(n / kW);
-      for (int kk = 0; kk < k2_; ++kk) packed_[(p * k2_ + kk) * kW + n % kW] = src[kk];
+      const int j = n % kW;
+      if (a8_) {
+        auto code = [&](int kk) -> std::uint8_t { return kk >= in_ ? 0 : (kk % 2 ? src[kk / 2] >> 4 : src[kk / 2] & 15); };
+        for (int k8 = 0; k8 < kp8_ / 8; ++k8)
+          for (int tt = 0; tt < 4; ++tt)
+            packed_[((p * (kp8_ / 8) + k8) * kW + j) * 4 + tt] =
+                static_cast<std::uint8_t>(code(8 * k8 + tt) | code(8 * k8 + 4 + tt) << 4);
+      } else {
+        for (int kk = 0; kk < k2_; ++kk) packed_[(p * k2_ + kk) * kW + j] = src[kk];
+      }
       t.scale->toFloat(static_cast<std::size_t>(r) * groups_, static_cast<std::size_t>(groups_), s.data());
       t.zero->toFloat(static_cast<std::size_t>(r) * groups_, static_cast<std::size_t>(groups_), z.data());
       for (int g = 0; g < groups_; ++g) {
         if (z[static_cast<std::size_t>(g)] > 15.f) throw std::runtime_error(t.zero->describe() + ": zero point above 15");
-        scales_[(p * groups_ + g) * kW + n % kW] = s[static_cast<std::size_t>(g)];
-        zeros_[(p * groups_ + g) * kW + n % kW] = z[static_cast<std::size_t>(g)];
+        scales_[(p * groups_ + g) * kW + j] = s[static_cast<std::size_t>(g)];
+        if (a8_)
+          zerosI_[(p * groups_ + g) * kW + j] = static_cast<std::int32_t>(z[static_cast<std::size_t>(g)]);
+        else
+          zeros_[(p * groups_ + g) * kW + j] = z[static_cast<std::size_t>(g)];
       }
     });
   }
-  const char* precision() const override { return "int4"; }
+  const char* precision() const override { return a8_ ? "int4-a8" : "int4"; }
 
   void forward(const float* x, int ldx, int M, float* y, int ldy) const override {
     if (M <= 0) return;
+    if (a8_) {
+      std::vector<std::int8_t> xq(static_cast<std::size_t>(M) * kp8_);
+      std::vector<float> xs(static_cast<std::size_t>(M));
+      quantizeActivations(x, ldx, M, in_, kp8_, xq.data(), xs.data());
+      std::vector<std::int32_t> gsum(static_cast<std::size_t>(M) * groups_);
+      for (int m = 0; m < M; ++m) {
+        const std::int8_t* r = xq.data() + static_cast<std::size_t>(m) * kp8_;
+        for (int g = 0; g < groups_; ++g) {
+          std::int32_t sum = 0;
+          const int e = std::min(in_, (g + 1) * g_);
+          for (int k = g * g_; k < e; ++k) sum += r[k];
+          gsum[static_cast<std::size_t>(m) * groups_ + g] = sum;
+        }
+      }
+      forPanels([&](int p0, int p1) {
+        kernels_.gemmQ4A8(xq.data(), xs.data(), gsum.data(), M, kp8_, g_, groups_, packed_.data(), scales_.data(),
+                          zerosI_.data(), bias(), y, ldy, out_, p0, p1);
+      });
+      return;
+    }
     std::vector<float> gsum(static_cast<std::size_t>(M) * groups_);
     for (int m = 0; m < M; ++m) {
       const float* r = x + static_cast<std::size_t>(m) * ldx;
@@ -229,23 +266,36 @@ class Int4Linear : public QuantLinearBase {
   void weightRow(int n, float* outRow) const override {
     if (n < 0 || n >= out_) throw std::runtime_error("weight row out of range");
     const std::size_t p = static_cast<std::size_t>(n / kW);
+    const int j = n % kW;
     for (int k = 0; k < in_; ++k) {
-      const std::uint8_t byte = packed_[(p * k2_ + k / 2) * kW + n % kW];
-      const int q = k % 2 ? byte >> 4 : byte & 15;
-      const int g = k / g_;
-      outRow[k] = (static_cast<float>(q) - zeros_[(p * groups_ + g) * kW + n % kW]) * scales_[(p * groups_ + g) * kW + n % kW];
+      int q;
+      if (a8_) {
+        const int k8 = k / 8, r8 = k % 8;
+        const std::uint8_t byte = packed_[((p * (kp8_ / 8) + k8) * kW + j) * 4 + r8 % 4];
+        q = r8 < 4 ? byte & 15 : byte >> 4;
+      } else {
+        const std::uint8_t byte = packed_[(p * k2_ + k / 2) * kW + j];
+        q = k % 2 ? byte >> 4 : byte & 15;
+      }
+      const std::size_t gi = (p * groups_ + k / g_) * kW + j;
+      const float z = a8_ ? static_cast<float>(zerosI_[gi]) : zeros_[gi];
+      outRow[k] = (static_cast<float>(q) - z) * scales_[gi];
     }
   }
 
  private:
-  int g_ = 128, groups_ = 1, k2_ = 0;
+  bool a8_;
+  int g_ = 128, groups_ = 1, k2_ = 0, kp8_ = 0;
   std::vector<std::uint8_t> packed_;
   std::vector<float> scales_, zeros_;
+  std::vector<std::int32_t> zerosI_;
 };
 
 }  // namespace
 
-bool isQuantizedLinearDType(DType t) { return t == DType::F16H || t == DType::Q8 || t == DType::Q8A8 || t == DType::Q4; }
+bool isQuantizedLinearDType(DType t) {
+  return t == DType::F16H || t == DType::Q8 || t == DType::Q8A8 || t == DType::Q4 || t == DType::Q4A8;
+}
 
 std::unique_ptr<Linear> createQuantizedLinear(const QuantKernelTable& kernels, ThreadPool& pool,
                                               const std::vector<const TensorRef*>& w,
@@ -255,7 +305,8 @@ std::unique_ptr<Linear> createQuantizedLinear(const QuantKernelTable& kernels, T
     case DType::F16H: return std::make_unique<Half16Linear>(kernels, pool, w, b);
     case DType::Q8: return std::make_unique<Int8Linear>(kernels, pool, w, b, false);
     case DType::Q8A8: return std::make_unique<Int8Linear>(kernels, pool, w, b, true);
-    case DType::Q4: return std::make_unique<Int4Linear>(kernels, pool, w, b);
+    case DType::Q4:
+    case DType::Q4A8: return std::make_unique<Int4Linear>(kernels, pool, w, b);
     default: throw std::runtime_error(w[0]->describe() + ": not a quantized dtype");
   }
 }

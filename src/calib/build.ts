@@ -28,7 +28,7 @@ export class CalibrateError extends Error {
 /** Default recipe settings (documented in NOTES.md "Calibration and quantization"). */
 export const RECIPE_DEFAULTS: Record<CalibRecipe, Omit<QuantizeOptions, "recipe">> = {
   int8: { klBudget: 0.01, a8Threshold: 1e-3, sensitivitySentences: 16 },
-  "awq-int4": { groupSize: 128, klBudget: 0.008, sensitivitySentences: 16, clip: true },
+  "awq-int4": { groupSize: 128, klBudget: 0.008, sensitivitySentences: 16, clip: true, int4A8: true },
 };
 
 export interface BuildOptions {
@@ -128,6 +128,7 @@ export async function buildCalibratedEngine(opts: BuildOptions): Promise<BuiltEn
       calibration_set: setName,
       calibration_sha256: setHash,
       report: JSON.stringify(report),
+      lm_head: opts.recipeOptions?.lmHead ?? "f16",
     });
   } catch (e) {
     await rm(tmp, { force: true });

@@ -42,6 +42,10 @@ export interface QuantizeOptions {
   sensitivitySentences?: number;
   clip?: boolean;
   sensitivity?: boolean;
+  /** AWQ-INT4: INT4 layers run W4A8 (int8 activations per token) and fall back to W8A8 where its error allows. */
+  int4A8?: boolean;
+  /** "f16" (default: the tied F16 table is the LM head) or "int8" (an extra per-row int8 lm_head, W8A8). */
+  lmHead?: "f16" | "int8";
 }
 
 export interface QuantizedTensor {

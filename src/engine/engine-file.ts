@@ -7,6 +7,8 @@
  *   int8:  I8 [out, in]               + "<p>.weight_scale" F32 [out]            (per-row symmetric)
  *   int4:  U8 [out, ceil(in / 2)]     + "<p>.weight_scale" F16 [out, groups]
  *                                     + "<p>.weight_zero"  U8  [out, groups]     (asymmetric, low nibble first)
+ * Precision "int4-g<G>" runs as W4A16 (float activations), "int4-g<G>-a8" (same bytes) as W4A8: activations
+ * quantized per token to int8 at run time, VNNI / maddubs integer dot products.
  * model.shared.weight (tied embeddings + lm_head) stays F16; LayerNorms (AWQ-folded), biases and
  * positions are F32. __metadata__ (strings): format, model_name, model_config_sha256, model_weights_sha256,
  * model_dir, language, recipe, calibration_set, calibration_sha256, tensor_precision (JSON name ->
@@ -28,7 +30,7 @@ export interface EngineTensor {
   dtype: "F32" | "F16" | "I8" | "U8";
   shape: number[];
   data: Uint8Array;
-  /** f32, f16, int8-w8a8, int8-w8a16, int4-g128, u8 (zero points) */
+  /** f32, f16, int8-w8a8, int8-w8a16, int4-g128, int4-g128-a8, u8 (zero points) */
   precision: string;
 }
 
@@ -190,8 +192,8 @@ function nativeDType(name: string, stored: string, precision: string | undefined
   if (precision === undefined) return stored;
   if (precision === "int8-w8a8" && stored === "I8") return "Q8A8";
   if (precision === "int8-w8a16" && stored === "I8") return "Q8";
-  const m = /^int4-g(\d+)$/.exec(precision);
-  if (m && stored === "U8") return `Q4G${m[1]}`;
+  const m = /^int4-g(\d+)(-a8)?$/.exec(precision);
+  if (m && stored === "U8") return m[2] ? `Q4A8G${m[1]}` : `Q4G${m[1]}`;
   if (precision === "f16" && stored === "F16" && name === "model.shared.weight") return "F16H";
   if ((precision === "f32" || precision === "f16" || precision === "u8") && (stored === "F32" || stored === "F16" || stored === "U8")) return stored;
   throw new CheckpointError(`${file}: tensor ${name}: precision ${precision} does not fit dtype ${stored}`);
@@ -222,7 +224,7 @@ export function readEngineCheckpoint(modelDir: string, enginePath: string): Chec
     const prec = info.precision[name];
     const dtype = nativeDType(name, e.dtype, prec, file);
     let shape = e.shape;
-    if (dtype.startsWith("Q4")) {
+    if (dtype.startsWith("Q4")) {  // Q4G<G>, Q4A8G<G>
       const want = expected.get(name);
       if (!want || want[0] !== e.shape[0] || Math.ceil(want[1]! / 2) !== e.shape[1])
         throw new CheckpointError(`${file}: tensor ${name}: 4-bit shape [${e.shape.join(", ")}] does not match the model`);

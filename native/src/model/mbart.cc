@@ -36,7 +36,9 @@ MBartModel::MBartModel(const ModelConfig& cfg, const WeightStore& w, Backend& ba
   const std::int64_t V = cfg.vocabSize, D = d, P = cfg.maxPositions + 2;
   const TensorRef& shared = w.get("model.shared.weight", Shape{V, D});
   const TensorRef* lmHead = w.find("lm_head.weight");
-  if (lmHead != nullptr && !cfg.tieWordEmbeddings) {
+  // A separate lm_head: an untied checkpoint's, or an engine file's quantized one (recipe option --lm-head int8;
+  // the tied F16 table then serves the embeddings only).
+  if (lmHead != nullptr && (!cfg.tieWordEmbeddings || lmHead->quantized())) {
     lmHead = &w.get("lm_head.weight", Shape{V, D});
     lmHead_ = backend.createLinear({lmHead}, {nullptr});
     embedding_ = backend.createLinear({&shared}, {nullptr});

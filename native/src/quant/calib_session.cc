@@ -72,6 +72,7 @@ struct CalibSession::Impl {
   ThreadPool pool;
   std::vector<float> shared;         // [V, d]
   std::vector<float> sharedPacked;   // lm head panels
+  std::vector<float> lmHeadQPacked;  // when set: int8 lm_head (dequantized panels) with int8 activations (W8A8)
   std::vector<float> encPos, decPos, finalLogitsBias;
   Norm encEmb, decEmb, encFinal, decFinal;
   std::vector<Unit> units;
@@ -381,7 +382,14 @@ struct CalibSession::Impl {
   std::vector<float> logProbs(const std::vector<float>& hidden, int M) {
     const int V = cfg.vocabSize, d = cfg.dModel;
     std::vector<float> lp(static_cast<std::size_t>(M) * V);
-    gemm(hidden.data(), M, d, sharedPacked, finalLogitsBias.empty() ? nullptr : finalLogitsBias.data(), lp.data(), V);
+    if (!lmHeadQPacked.empty()) {
+      std::vector<float> hq(hidden.size());
+      for (int m = 0; m < M; ++m)
+        fakeQuantizeActivationRow(hidden.data() + static_cast<std::size_t>(m) * d, d, hq.data() + static_cast<std::size_t>(m) * d);
+      gemm(hq.data(), M, d, lmHeadQPacked, finalLogitsBias.empty() ? nullptr : finalLogitsBias.data(), lp.data(), V);
+    } else {
+      gemm(hidden.data(), M, d, sharedPacked, finalLogitsBias.empty() ? nullptr : finalLogitsBias.data(), lp.data(), V);
+    }
     pool.parallelFor(static_cast<std::size_t>(M), [&](std::size_t b, std::size_t e) {
       for (std::size_t m = b; m < e; ++m) {
         float* r = lp.data() + m * V;
@@ -481,6 +489,8 @@ RecipeResult CalibSession::quantize(const RecipeOptions& opt) {
   if (opt.recipe != "int8" && opt.recipe != "awq-int4" && opt.recipe != "fold-only")
     throw std::invalid_argument("unknown recipe " + opt.recipe + " (int8, awq-int4)");
   if (opt.groupSize <= 0 || opt.groupSize % 2 != 0) throw std::invalid_argument("groupSize must be a positive even number");
+  if (opt.int4A8 && opt.groupSize % 8 != 0) throw std::invalid_argument("W4A8 (int4A8) needs a groupSize that is a multiple of 8");
+  if (opt.lmHead != "f16" && opt.lmHead != "int8") throw std::invalid_argument("lmHead must be f16 or int8, got " + opt.lmHead);
   const int d = I.cfg.dModel;
   const int G = opt.groupSize;
   const bool awq = opt.recipe != "int8";
@@ -654,6 +664,27 @@ RecipeResult CalibSession::quantize(const RecipeOptions& opt) {
   std::vector<Int4Rows> int4(I.units.size());
   std::vector<std::vector<std::int8_t>> int8q(I.units.size());
   std::vector<std::vector<float>> int8s(I.units.size());
+  // Relative output MSE of a unit's int8 weights with float (W8A16) and per-token int8 (W8A8) activations on
+  // its sampled input rows.
+  auto int8Errors = [&](std::size_t ui, const std::vector<float>& deq8) {
+    Unit& u = I.units[ui];
+    const int n = u.sampled;
+    std::vector<float> Y(static_cast<std::size_t>(n) * u.out), Y16(Y.size()), Y8(Y.size()), Xq(u.sample.size());
+    I.gemm(u.sample.data(), n, u.in, Impl::pack(u.w0, u.out, u.in), nullptr, Y.data(), u.out);
+    const auto p8 = Impl::pack(deq8, u.out, u.in);
+    I.gemm(u.sample.data(), n, u.in, p8, nullptr, Y16.data(), u.out);
+    for (int r = 0; r < n; ++r)
+      fakeQuantizeActivationRow(u.sample.data() + static_cast<std::size_t>(r) * u.in, u.in, Xq.data() + static_cast<std::size_t>(r) * u.in);
+    I.gemm(Xq.data(), n, u.in, p8, nullptr, Y8.data(), u.out);
+    double ref = 0, e16 = 0, e8 = 0;
+    for (std::size_t i = 0; i < Y.size(); ++i) {
+      ref += static_cast<double>(Y[i]) * Y[i];
+      e16 += static_cast<double>(Y[i] - Y16[i]) * (Y[i] - Y16[i]);
+      e8 += static_cast<double>(Y[i] - Y8[i]) * (Y[i] - Y8[i]);
+    }
+    rep[ui].relErrW8A16 = ref > 0 ? e16 / ref : 0;
+    rep[ui].relErrW8A8 = ref > 0 ? e8 / ref : 0;
+  };
   progress_.phase = awq ? "clip+quantize" : "quantize";
   progress_.total = static_cast<int>(I.units.size());
   progress_.done = 0;
@@ -670,22 +701,7 @@ RecipeResult CalibSession::quantize(const RecipeOptions& opt) {
       levels[ui].push_back({"f32", u.w0, false});
     } else if (!awq) {
       // W8A8 or W8A16 by the measured output error on the sampled input rows.
-      const int n = u.sampled;
-      std::vector<float> Y(static_cast<std::size_t>(n) * u.out), Y16(Y.size()), Y8(Y.size()), Xq(u.sample.size());
-      I.gemm(u.sample.data(), n, u.in, Impl::pack(u.w0, u.out, u.in), nullptr, Y.data(), u.out);
-      const auto p8 = Impl::pack(deq8, u.out, u.in);
-      I.gemm(u.sample.data(), n, u.in, p8, nullptr, Y16.data(), u.out);
-      for (int r = 0; r < n; ++r)
-        fakeQuantizeActivationRow(u.sample.data() + static_cast<std::size_t>(r) * u.in, u.in, Xq.data() + static_cast<std::size_t>(r) * u.in);
-      I.gemm(Xq.data(), n, u.in, p8, nullptr, Y8.data(), u.out);
-      double ref = 0, e16 = 0, e8 = 0;
-      for (std::size_t i = 0; i < Y.size(); ++i) {
-        ref += static_cast<double>(Y[i]) * Y[i];
-        e16 += static_cast<double>(Y[i] - Y16[i]) * (Y[i] - Y16[i]);
-        e8 += static_cast<double>(Y[i] - Y8[i]) * (Y[i] - Y8[i]);
-      }
-      rep[ui].relErrW8A16 = ref > 0 ? e16 / ref : 0;
-      rep[ui].relErrW8A8 = ref > 0 ? e8 / ref : 0;
+      int8Errors(ui, deq8);
       if (rep[ui].relErrW8A8 <= opt.a8Threshold) levels[ui].push_back({"int8-w8a8", deq8, true});
       levels[ui].push_back({"int8-w8a16", deq8, false});
       levels[ui].push_back({"f32", u.w0, false});
@@ -732,7 +748,13 @@ RecipeResult CalibSession::quantize(const RecipeOptions& opt) {
       int4[ui] = quantizeInt4Rows(u.w0.data(), u.out, u.in, G, clip.data());
       std::vector<float> deq4(WN);
       dequantizeInt4Rows(int4[ui], deq4.data());
-      levels[ui].push_back({"int4-g" + std::to_string(G), deq4, false});
+      if (opt.int4A8) {
+        levels[ui].push_back({"int4-g" + std::to_string(G) + "-a8", deq4, true});
+        int8Errors(ui, deq8);
+        if (rep[ui].relErrW8A8 <= opt.a8Threshold) levels[ui].push_back({"int8-w8a8", deq8, true});
+      } else {
+        levels[ui].push_back({"int4-g" + std::to_string(G), deq4, false});
+      }
       levels[ui].push_back({"int8-w8a16", deq8, false});
       levels[ui].push_back({"f32", u.w0, false});
     }
@@ -786,7 +808,22 @@ RecipeResult CalibSession::quantize(const RecipeOptions& opt) {
     I.setWeights(I.units[ui], L.deq, L.actQuant);
     rep[ui].precision = L.precision;
   }
+  // An int8 lm_head (recipe option) is quantized from the F16 values the file keeps for the embeddings.
+  std::vector<std::int8_t> lmQ;
+  std::vector<float> lmS;
+  if (opt.lmHead == "int8") {
+    const int V = I.cfg.vocabSize;
+    std::vector<float> h(I.shared.size());
+    for (std::size_t i = 0; i < h.size(); ++i) h[i] = halfToFloat(floatToHalfValue(I.shared[i]));
+    lmQ.resize(h.size());
+    lmS.resize(static_cast<std::size_t>(V));
+    quantizeInt8Rows(h.data(), V, d, lmQ.data(), lmS.data());
+    std::vector<float> deq(h.size());
+    dequantizeInt8Rows(lmQ.data(), lmS.data(), V, d, deq.data());
+    I.lmHeadQPacked = Impl::pack(deq, V, d);
+  }
   res.klMeasured = runKl(0);
+  I.lmHeadQPacked.clear();
   for (auto& u : I.units) I.setWeights(u, u.w0, false);
 
   // ---- export ----
@@ -804,6 +841,14 @@ RecipeResult CalibSession::quantize(const RecipeOptions& opt) {
       std::memcpy(t.data.data() + 2 * i, &h, 2);
     }
     res.tensors.push_back(std::move(t));
+  }
+  if (opt.lmHead == "int8") {
+    OutTensor t{"lm_head.weight", "I8", "int8-w8a8", {I.cfg.vocabSize, d}, {}};
+    appendBytes(t.data, lmQ.data(), lmQ.size());
+    res.tensors.push_back(std::move(t));
+    OutTensor sc{"lm_head.weight_scale", "F32", "f32", {I.cfg.vocabSize}, {}};
+    appendBytes(sc.data, lmS.data(), lmS.size() * 4);
+    res.tensors.push_back(std::move(sc));
   }
   const std::int64_t P = I.cfg.maxPositions + 2;
   f32("model.encoder.embed_positions.weight", I.encPos, {P, d});

@@ -38,6 +38,12 @@ struct RecipeOptions {
   int sensitivitySentences = 32;
   bool clip = true;
   bool sensitivity = true;
+  // AWQ-INT4: run the INT4 layers as W4A8 (per-token int8 activations, "int4-g<G>-a8") and let the sensitivity
+  // pass promote a layer to W8A8 when its W8A8 output error is within a8Threshold (else W8A16). false: W4A16.
+  bool int4A8 = false;
+  // "f16" (default: model.shared.weight serves embeddings and lm_head) or "int8": an extra per-row int8
+  // lm_head.weight run as W8A8, the F16 shared table kept for the embeddings.
+  std::string lmHead = "f16";
 };
 
 struct UnitReport {

@@ -181,6 +181,8 @@ class CalibSessionWrap : public Napi::ObjectWrap<CalibSessionWrap> {
     r.sensitivitySentences = intOf(o, "sensitivitySentences", r.sensitivitySentences);
     r.clip = boolOf(o, "clip", true);
     r.sensitivity = boolOf(o, "sensitivity", true);
+    r.int4A8 = boolOf(o, "int4A8", false);
+    r.lmHead = strOf(o, "lmHead", "f16");
     busy.store(true);
     auto* w = new QuantizeWorker(env, this, info.This().As<Napi::Object>(), r);
     Napi::Promise p = w->promise();

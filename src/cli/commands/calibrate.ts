@@ -1,6 +1,9 @@
 /**
  * glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N] [--flores-limit N]
- *                  [--kl-budget X] [--threads N] [--out-dir DIR] [--no-eval] [--json]
+ *                  [--kl-budget X] [--lm-head f16|int8] [--threads N] [--out-dir DIR] [--no-eval] [--json]
+ *
+ * --lm-head int8 (off by default: the LM head stays FP16) adds a per-row int8 lm_head run as W8A8; the engine
+ * is registered as "<model>/<recipe>-<lang>-lmhead-int8" so that it is gated next to the FP16-head engine.
  *
  * Builds the calibrated engine for language L (progress on stderr), registers it, evaluates it and the
  * reference engine on every pair involving L (L-en and en-L; all 18 English-pivot pairs for en) on
@@ -32,7 +35,7 @@ import type { EngineRow } from "../../storage/schema/models.js";
 import { PROCESS_IO, positiveInt, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
 
 export const CALIBRATE_USAGE =
-  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
+  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--lm-head f16|int8] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
 
 export const DEFAULT_TATOEBA_LIMIT = 500;
 
@@ -135,6 +138,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         "tatoeba-limit": { type: "string" },
         "flores-limit": { type: "string" },
         "kl-budget": { type: "string" },
+        "lm-head": { type: "string", default: "f16" },
         threads: { type: "string" },
         "out-dir": { type: "string" },
         "no-eval": { type: "boolean", default: false },
@@ -162,6 +166,9 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
       klBudget = Number(values["kl-budget"]);
       if (!Number.isFinite(klBudget) || klBudget < 0) throw new UsageError(`--kl-budget expects a number >= 0 (nats per token), got ${JSON.stringify(values["kl-budget"])}`);
     }
+    const lmHead = values["lm-head"];
+    if (lmHead !== "f16" && lmHead !== "int8") throw new UsageError(`--lm-head must be f16 or int8, got ${JSON.stringify(lmHead)}`);
+    const variant = lmHead === "int8" ? "-lmhead-int8" : "";
     const outDir = values["out-dir"] ?? enginesDir();
     const mdir = modelDir();
     const reg = await openRegistry();
@@ -179,7 +186,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         outDir,
         ...(threads !== undefined ? { threads } : {}),
         modelWeightsSha256: model.weightsSha256,
-        ...(klBudget !== undefined ? { recipeOptions: { klBudget } } : {}),
+        recipeOptions: { ...(klBudget !== undefined ? { klBudget } : {}), lmHead },
         onProgress: (p) => {
           const line = `calibrate ${lang.iso} ${recipe}: ${p.phase} ${p.done}/${p.total}`;
           if (line === lastLine) return;
@@ -195,7 +202,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
           `${[...precisions].map(([p, n]) => `${n} ${p}`).join(", ")}; KL estimate ${built.result.klEstimate.toExponential(2)}, measured ${built.result.klMeasured.toExponential(2)} nats/token\n`,
       );
       // ---- register ----
-      let name = `${model.name}/${recipe}-${lang.iso}`;
+      let name = `${model.name}/${recipe}-${lang.iso}${variant}`;
       const existing = await findEngine(reg.db, name);
       let engine: EngineRow;
       if (existing && existing.fileSha256 === built.fileSha256) engine = existing;

@@ -12,7 +12,8 @@
  *
  * Env: GLOSSA_PEERS_N (sentences), GLOSSA_PEERS_ROUNDS, GLOSSA_PEERS_BATCHES (e.g. "1,8,32"), GLOSSA_THREADS (2),
  * GLOSSA_BENCH_INT8 / GLOSSA_BENCH_INT4 (engine files; default var/engines/<model>-en-{int8,awq-int4}.safetensors,
- * built here from the en calibration set when absent), GLOSSA_PEERS_SKIP_TJS=1 (Glossa only).
+ * built here from the en calibration set when absent), GLOSSA_PEERS_EXTRA ("name=file,name=file": more Glossa
+ * engine files in the same rounds, e.g. an --lm-head int8 or a W4A16 build), GLOSSA_PEERS_SKIP_TJS=1 (Glossa only).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -113,6 +114,12 @@ const int8 = await engineFile("int8", "GLOSSA_BENCH_INT8");
 const int4 = await engineFile("awq-int4", "GLOSSA_BENCH_INT4");
 runners.push(await glossa("glossa int8", int8), await glossa("glossa awq-int4", int4));
 const notes: string[] = [`glossa int8: ${int8}`, `glossa awq-int4: ${int4}`];
+for (const spec of (process.env.GLOSSA_PEERS_EXTRA ?? "").split(",").filter(Boolean)) {
+  const [name, file] = spec.split("=") as [string, string | undefined];
+  if (!file || !existsSync(file)) throw new Error(`GLOSSA_PEERS_EXTRA: ${spec}: expected name=engine-file`);
+  runners.push(await glossa(`glossa ${name}`, file));
+  notes.push(`glossa ${name}: ${file}`);
+}
 if (process.env.GLOSSA_PEERS_SKIP_TJS !== "1") {
   const onnx = ensureOnnxModel(modelDir);
   if ("skip" in onnx) notes.push(`transformers.js skipped: ${onnx.skip}`);

@@ -18,6 +18,7 @@ test("usage errors exit 2 and name the problem", async () => {
     [["--lang", "de", "--recipe", "int3"], /--recipe must be one of int8, awq-int4/],
     [["--lang", "de", "--recipe", "int8", "--tatoeba-limit", "0"], /positive integer/],
     [["--lang", "de", "--recipe", "int8", "--bogus"], /bogus/],
+    [["--lang", "de", "--recipe", "int8", "--lm-head", "int4"], /--lm-head must be f16 or int8/],
   ] as const) {
     const c = io();
     assert.equal(await calibrateCommand([...argv], c.io), 2, argv.join(" "));

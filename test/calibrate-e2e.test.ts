@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { Engine } from "../src/engine/engine.js";
+import { readEngineHeader } from "../src/engine/engine-file.js";
 import type { GenerateRequest } from "../src/engine/types.js";
 import { corpusChrf } from "../src/metrics/chrf.js";
 import { MBartTokenizer } from "../src/tokenizer/mbart.js";
@@ -73,8 +74,41 @@ test("an AWQ INT4 engine translates the golden sentences sensibly (chrF >= 60 ag
   const [ref, hyp] = await Promise.all([floatOutputs(), translateAll(built.path)]);
   const chrf = corpusChrf(hyp, [ref]).score;
   assert.ok(chrf >= 60, `chrF of INT4 vs float outputs ${chrf.toFixed(1)}`);
-  assert.ok(built.result.units.some((u) => u.precision.startsWith("int4")), "some layers run in INT4");
+  assert.ok(built.result.units.some((u) => u.precision === "int4-g128-a8"), "AWQ INT4 layers run as W4A8");
+  assert.ok(built.result.units.every((u) => u.precision !== "int4-g128"), "no W4A16 layer unless asked for");
   for (const u of built.result.units) if (!u.unit.endsWith("fc2") && u.precision.startsWith("int4")) assert.ok(u.awqAlpha !== undefined, `${u.unit} has a searched AWQ alpha`);
+});
+
+test("--lm-head int8: an extra int8 lm_head next to the F16 embeddings, translating like the float engine", { skip: SKIP }, async () => {
+  const built = await buildTestEngine(join(dir, "lmhead"), "int8", 24, { lmHead: "int8" }); // own folder: same file name
+  const h = readEngineHeader(built.path);
+  assert.equal(h.entries.get("lm_head.weight")?.dtype, "I8");
+  assert.equal(h.precision["lm_head.weight"], "int8-w8a8");
+  assert.equal(h.entries.get("model.shared.weight")?.dtype, "F16", "embeddings stay F16");
+  const [ref, hyp] = await Promise.all([floatOutputs(), translateAll(built.path)]);
+  const chrf = corpusChrf(hyp, [ref]).score;
+  assert.ok(chrf >= 90, `chrF of INT8 + int8 LM head vs float outputs ${chrf.toFixed(1)}`);
+  // The same int8 layers with the F16 head: the first-step logits differ (the int8 head is the one in use) but stay close.
+  const plain = await Engine.load({ modelDir: MODEL, enginePath: (await int8Engine()).path, threads: 2 });
+  const e = await Engine.load({ modelDir: MODEL, enginePath: built.path, threads: 2 });
+  try {
+    const src = Int32Array.from(goldenCases()[0]!.src_ids);
+    const a = plain.debugForward(src).logits;
+    const b = e.debugForward(src).logits;
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (let i = 0; i < a.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+      maxAbs = Math.max(maxAbs, Math.abs(a[i]!));
+    }
+    assert.ok(maxDiff > 0 && maxDiff < 0.1 * maxAbs, `int8 vs F16 LM head logits: max diff ${maxDiff} (max |logit| ${maxAbs})`);
+    const reqs = requests().slice(0, 4);
+    const batched = await e.generate(reqs);
+    for (let i = 0; i < reqs.length; i++) assert.deepEqual([...(await e.generate([reqs[i]!]))[0]!.ids], [...batched[i]!.ids], `case ${i}`);
+  } finally {
+    await e.dispose();
+    await plain.dispose();
+  }
 });
 
 test("AWQ scales folded into LayerNorms and v_proj rows leave the float logits unchanged", { skip: SKIP }, async () => {

@@ -19,6 +19,7 @@ test("usage errors exit 2 and name the problem", async () => {
     [["--lang", "de", "--recipe", "int8", "--tatoeba-limit", "0"], /positive integer/],
     [["--lang", "de", "--recipe", "int8", "--bogus"], /bogus/],
     [["--lang", "de", "--recipe", "int8", "--lm-head", "int4"], /--lm-head must be f16 or int8/],
+    [["--lang", "de", "--recipe", "int8", "--w4a16"], /--w4a16 applies to --recipe awq-int4 only/],
   ] as const) {
     const c = io();
     assert.equal(await calibrateCommand([...argv], c.io), 2, argv.join(" "));

@@ -1,9 +1,11 @@
 /**
  * glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N] [--flores-limit N]
- *                  [--kl-budget X] [--lm-head f16|int8] [--threads N] [--out-dir DIR] [--no-eval] [--json]
+ *                  [--kl-budget X] [--lm-head f16|int8] [--w4a16] [--threads N] [--out-dir DIR] [--no-eval] [--json]
  *
  * --lm-head int8 (off by default: the LM head stays FP16) adds a per-row int8 lm_head run as W8A8; the engine
  * is registered as "<model>/<recipe>-<lang>-lmhead-int8" so that it is gated next to the FP16-head engine.
+ * --w4a16 (awq-int4 only) keeps float activations in the INT4 layers (the W4A16 engines built before W4A8 became
+ * the default; registered with the suffix "-w4a16").
  *
  * Builds the calibrated engine for language L (progress on stderr), registers it, evaluates it and the
  * reference engine on every pair involving L (L-en and en-L; all 18 English-pivot pairs for en) on
@@ -35,7 +37,7 @@ import type { EngineRow } from "../../storage/schema/models.js";
 import { PROCESS_IO, positiveInt, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
 
 export const CALIBRATE_USAGE =
-  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--lm-head f16|int8] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
+  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--lm-head f16|int8] [--w4a16] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
 
 export const DEFAULT_TATOEBA_LIMIT = 500;
 
@@ -139,6 +141,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         "flores-limit": { type: "string" },
         "kl-budget": { type: "string" },
         "lm-head": { type: "string", default: "f16" },
+        w4a16: { type: "boolean", default: false },
         threads: { type: "string" },
         "out-dir": { type: "string" },
         "no-eval": { type: "boolean", default: false },
@@ -168,7 +171,8 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
     }
     const lmHead = values["lm-head"];
     if (lmHead !== "f16" && lmHead !== "int8") throw new UsageError(`--lm-head must be f16 or int8, got ${JSON.stringify(lmHead)}`);
-    const variant = lmHead === "int8" ? "-lmhead-int8" : "";
+    if (values.w4a16 && recipe !== "awq-int4") throw new UsageError("--w4a16 applies to --recipe awq-int4 only");
+    const variant = (lmHead === "int8" ? "-lmhead-int8" : "") + (values.w4a16 ? "-w4a16" : "");
     const outDir = values["out-dir"] ?? enginesDir();
     const mdir = modelDir();
     const reg = await openRegistry();
@@ -186,7 +190,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         outDir,
         ...(threads !== undefined ? { threads } : {}),
         modelWeightsSha256: model.weightsSha256,
-        recipeOptions: { ...(klBudget !== undefined ? { klBudget } : {}), lmHead },
+        recipeOptions: { ...(klBudget !== undefined ? { klBudget } : {}), lmHead, ...(values.w4a16 ? { int4A8: false } : {}) },
         onProgress: (p) => {
           const line = `calibrate ${lang.iso} ${recipe}: ${p.phase} ${p.done}/${p.total}`;
           if (line === lastLine) return;

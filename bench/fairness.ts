@@ -9,26 +9,27 @@
  *   npx tsx bench/fairness.ts            (or node dist/bench/fairness.js after npm run build)
  *
  * Env: GLOSSA_FAIRNESS_N (sentences, default 100), GLOSSA_FAIRNESS_ROUNDS (1), GLOSSA_THREADS (2),
- * GLOSSA_FAIRNESS_INT8_DIR (engine files <model>-<lang>-int8.safetensors; default var/engines; a language
- * without its own file uses the English one, built from the en calibration set when absent).
+ * GLOSSA_FAIRNESS_INT8_DIR (where INT8 engine files are looked up by their header; default var/engines or
+ * GLOSSA_ENGINES_DIR; a language without its own INT8 engine uses the English one, built from the en calibration
+ * set when absent).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 
 import { buildCalibratedEngine } from "../src/calib/build.js";
-import { corporaDir } from "../src/config.js";
+import { corporaDir, enginesDir } from "../src/config.js";
 import { Engine } from "../src/engine/engine.js";
 import { LANGUAGES } from "../src/languages.js";
 import { MBartTokenizer } from "../src/tokenizer/mbart.js";
+import { findEngineFile } from "./peers/find-engine.js";
 
 const N = Number(process.env.GLOSSA_FAIRNESS_N ?? 100);
 const ROUNDS = Number(process.env.GLOSSA_FAIRNESS_ROUNDS ?? 1);
 const THREADS = Number(process.env.GLOSSA_THREADS ?? 2);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
 const modelDir = resolve(process.env.GLOSSA_MODEL_DIR ?? "models/glossa-mini-50");
-const model = modelDir.split("/").pop()!;
-const engDir = resolve(process.env.GLOSSA_FAIRNESS_INT8_DIR ?? join("var", "engines"));
+const engDir = resolve(process.env.GLOSSA_FAIRNESS_INT8_DIR ?? enginesDir());
 
 const floresDir = join(corporaDir(), "flores200", "dev");
 if (!existsSync(join(floresDir, "en.dev"))) {
@@ -46,22 +47,22 @@ interface Lang {
   int8: string;
 }
 const langs: Lang[] = [];
-const enInt8 = join(engDir, `${model}-en-int8.safetensors`);
-if (!existsSync(enInt8)) {
-  console.log(`building ${enInt8} (en calibration set) ...`);
-  await buildCalibratedEngine({ modelDir, lang: "en", recipe: "int8", outDir: engDir, threads: THREADS });
+let enInt8 = findEngineFile(engDir, { lang: "en", recipe: "int8" });
+if (!enInt8) {
+  console.log(`building an en INT8 engine in ${engDir} (en calibration set) ...`);
+  enInt8 = (await buildCalibratedEngine({ modelDir, lang: "en", recipe: "int8", outDir: engDir, threads: THREADS })).path;
 }
 for (const l of LANGUAGES) {
   const lines = readFileSync(join(floresDir, `${l.iso}.dev`), "utf8").split("\n").filter(Boolean).slice(0, N);
   const tgt = tok.languageId(l.iso === "en" ? "de_DE" : "en_XX");
   const reqs = lines.map((s) => ({ srcIds: tok.encodeSource(s, l.mbart), forcedBosId: tgt, options }));
-  const own = join(engDir, `${model}-${l.iso}-int8.safetensors`);
+  const own = findEngineFile(engDir, { lang: l.iso, recipe: "int8" });
   langs.push({
     iso: l.iso,
     chars: lines.reduce((a, s) => a + [...s].length, 0),
     srcTokens: reqs.reduce((a, r) => a + r.srcIds.length - 2, 0), // without the language code and </s>
     reqs,
-    int8: existsSync(own) ? own : enInt8,
+    int8: own ?? enInt8,
   });
 }
 

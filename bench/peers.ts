@@ -11,8 +11,8 @@
  * whole batch is done: its tokens are counted only up to each row's </s> (the wasted steps still cost it time).
  *
  * Env: GLOSSA_PEERS_N (sentences), GLOSSA_PEERS_ROUNDS, GLOSSA_PEERS_BATCHES (e.g. "1,8,32"), GLOSSA_THREADS (2),
- * GLOSSA_BENCH_INT8 / GLOSSA_BENCH_INT4 (engine files; default var/engines/<model>-en-{int8,awq-int4}.safetensors,
- * built here from the en calibration set when absent), GLOSSA_PEERS_EXTRA ("name=file,name=file": more Glossa
+ * GLOSSA_BENCH_INT8 / GLOSSA_BENCH_INT4 (engine files; default: the newest en int8 / W4A8 awq-int4 engine in
+ * var/engines or GLOSSA_ENGINES_DIR, found by its header, built here from the en calibration set when absent), GLOSSA_PEERS_EXTRA ("name=file,name=file": more Glossa
  * engine files in the same rounds, e.g. an --lm-head int8 or a W4A16 build), GLOSSA_PEERS_SKIP_TJS=1 (Glossa only).
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -20,10 +20,11 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 import { buildCalibratedEngine } from "../src/calib/build.js";
-import { corporaDir } from "../src/config.js";
+import { corporaDir, enginesDir } from "../src/config.js";
 import { Engine } from "../src/engine/engine.js";
 import type { GenerateRequest } from "../src/engine/types.js";
 import { MBartTokenizer } from "../src/tokenizer/mbart.js";
+import { findEngineFile } from "./peers/find-engine.js";
 import { ensureOnnxModel } from "./peers/onnx-model.js";
 
 const MAX_NEW = 64;
@@ -63,11 +64,13 @@ async function glossa(name: string, enginePath?: string): Promise<Runner> {
 }
 
 async function engineFile(recipe: "int8" | "awq-int4", env: string): Promise<string> {
-  const given = process.env[env] ?? join("var", "engines", `${modelName}-en-${recipe}.safetensors`);
-  if (existsSync(given)) return given;
-  console.log(`building ${given} (glossa calibrate's build step, en calibration set) ...`);
-  const b = await buildCalibratedEngine({ modelDir, lang: "en", recipe, outDir: dirname(given), threads: THREADS });
-  return b.path;
+  const given = process.env[env];
+  if (given) return given;
+  const dir = enginesDir();
+  const found = findEngineFile(dir, { lang: "en", recipe, ...(recipe === "awq-int4" ? { w4a8: true } : {}) });
+  if (found) return found;
+  console.log(`building an en ${recipe} engine in ${dir} (glossa calibrate's build step, en calibration set) ...`);
+  return (await buildCalibratedEngine({ modelDir, lang: "en", recipe, outDir: dir, threads: THREADS })).path;
 }
 
 async function transformersJs(name: string, dir: string, dtype: "fp32" | "q8"): Promise<Runner> {

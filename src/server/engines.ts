@@ -15,6 +15,7 @@ import { releasedEngineFor } from "../calib/released.js";
 import { openRegistry, type Registry } from "../storage/db.js";
 import { engineDecodeOptions } from "../storage/engines.js";
 import { EngineFileError, type EngineFileProblem } from "../storage/engine-store.js";
+import { watchReleases, type ReleaseWatch } from "../storage/release-watch.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import type { TranslationService } from "./translation-service.js";
 
@@ -48,16 +49,29 @@ export interface EngineSlot {
   close(graceMs: number): Promise<void>;
 }
 
+export interface RegistrySource {
+  lookup: EngineLookup;
+  /**
+   * Calls onChange when releases change in the registry (src/storage/release-watch.ts: LISTEN/NOTIFY on PostgreSQL,
+   * polling within 1 s on both dialects). Keeps trying every 5 s while the registry cannot be opened.
+   */
+  watch(onChange: () => void): void;
+  close(): Promise<void>;
+}
+
 /**
  * Registry-backed lookup over the database at dbPath. While the file does not exist only the reference is served
  * (the server never creates a registry); every lookup checks again, so a registry created after the server
  * started is read from then on, and the log says so. The registry is opened on first use.
  */
-export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): { lookup: EngineLookup; close(): Promise<void> } {
+export function registryLookup(dbPath: string, log: (msg: string, err?: unknown) => void): RegistrySource {
   const isFile = dbPath !== ":memory:" && !isPostgresUrl(dbPath);
   let seen = !isFile || existsSync(dbPath);
   log(seen ? `registry ${isFile ? dbPath : "(database)"}: released engines are served from it` : `registry ${dbPath} does not exist yet: serving the reference engine; released engines are served once it appears`);
   let registry: Promise<Registry> | undefined;
+  let watching: Promise<ReleaseWatch | undefined> | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
   const open = (): Promise<Registry> => {
     registry ??= openRegistry({ path: dbPath }).catch((e: unknown) => {
       registry = undefined; // retried by the next lookup
@@ -82,7 +96,36 @@ export function registryLookup(dbPath: string, log: (msg: string, err?: unknown)
       }
       return { id: row.id, name: row.name, file: row.file, recipe: row.recipe, decodeOptions, fileSha256: row.fileSha256 };
     },
+    watch: (onChange) => {
+      const start = (): void => {
+        if (closed) return;
+        if (!seen && !existsSync(dbPath)) {
+          // The server never creates a registry: look again until it appears.
+          retry = setTimeout(start, 1000);
+          retry.unref();
+          return;
+        }
+        watching = open()
+          .then((reg) => watchReleases(reg, onChange, { log }))
+          .then(
+            (w) => {
+              if (closed) void w.close();
+              return w;
+            },
+            (err: unknown) => {
+              log("watching releases in the registry failed; retrying in 5 s", err);
+              retry = setTimeout(start, 5000);
+              retry.unref();
+              return undefined;
+            },
+          );
+      };
+      start();
+    },
     close: async () => {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await (await watching)?.close();
       const r = registry;
       registry = undefined;
       if (r) await (await r.catch(() => undefined))?.close();
@@ -142,6 +185,16 @@ export class EngineRouter {
       this.loaded.set(ref.id, pending);
     }
     return (await pending) ?? this.reference;
+  }
+
+  /**
+   * Releases changed in the registry: forget the cached choices, and choose again (loading newly released engines)
+   * for the languages already asked for, so that the next request finds its engine ready.
+   */
+  invalidate(): void {
+    const langs = [...this.choices.keys()];
+    this.choices.clear();
+    for (const lang of langs) void this.slotFor(lang);
   }
 
   /** Every loaded slot, the reference first. */

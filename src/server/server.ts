@@ -322,6 +322,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       undefined,
       (ref, problem) => metrics.engineLoadFailures.inc({ engine: ref.name, problem }),
     );
+    // Releases made elsewhere (another replica, glossa gate) reach this replica within a second.
+    registry?.watch(() => router?.invalidate());
     metrics.ready.set(1);
   })();
   ready.catch((err: unknown) => log("loading the engine failed", err));

@@ -76,6 +76,11 @@ export interface Registry {
   readonly path: string;
   /** SQLite only: the raw connection, for pragmas and tests. */
   readonly sqlite: Database.Database | undefined;
+  /**
+   * PostgreSQL only (undefined on SQLite): LISTEN on a channel over a dedicated connection, reconnecting after a
+   * lost connection (onReconnect is called then: notifications may have been missed). Returns the unsubscribe.
+   */
+  readonly listen: ((channel: string, onMessage: (payload: string) => void, onReconnect?: () => void) => Promise<() => Promise<void>>) | undefined;
   close(): Promise<void>;
 }
 
@@ -166,6 +171,16 @@ export function violatedConstraint(e: unknown): ConstraintKind | undefined {
     if (kind) return kind;
   }
   return undefined;
+}
+
+/**
+ * Inside a transaction: tells listeners of `channel` (Registry.listen) once the transaction commits (PostgreSQL
+ * NOTIFY is transactional; nothing is sent on rollback). On SQLite nothing is sent: watchers poll (one machine).
+ */
+export async function notifyOnCommit(tx: RegistryDb, channel: string, payload: string): Promise<void> {
+  if (!tx.inTransaction) throw new StorageError("notifyOnCommit needs a transaction's handle");
+  if (tx.dialect !== "postgres") return;
+  await (tx.orm as unknown as NodePgDatabase).execute(sql`select pg_notify(${channel}, ${payload})`);
 }
 
 /**
@@ -316,6 +331,7 @@ function openSqlite(path: string, migrationsFolder: string): Registry {
     location: path,
     path,
     sqlite: conn,
+    listen: undefined,
     close: async () => {
       if (closed) return;
       closed = true;
@@ -449,13 +465,52 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Registry> {
     throw new StorageError(`cannot open registry database ${location}: ${(e as Error).message}`);
   }
   const backend = new PostgresBackend(pool);
+  const listeners = new Set<() => Promise<void>>();
+  const listen = async (channel: string, onMessage: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>> => {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: url });
+      c.on("notification", (n) => {
+        if (n.channel === channel) onMessage(n.payload ?? "");
+      });
+      c.on("error", (err: Error) => {
+        if (stopped) return;
+        onError(err);
+        void c.end().catch(() => undefined);
+        if (client === c) client = undefined;
+        retry ??= setTimeout(() => {
+          retry = undefined;
+          if (!stopped) connect().then(() => onReconnect?.(), (e: Error) => c.emit("error", e));
+        }, 1000);
+      });
+      await c.connect();
+      await c.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+      client = c;
+    };
+    await connect();
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      listeners.delete(stop);
+      await client?.end().catch(() => undefined);
+    };
+    listeners.add(stop);
+    return stop;
+  };
   return {
     db: backend.db,
     dialect: "postgres",
     location,
     path: location,
     sqlite: undefined,
-    close: () => (closed ??= pool.end()),
+    listen,
+    close: () =>
+      (closed ??= (async () => {
+        await Promise.all([...listeners].map((stop) => stop()));
+        await pool.end();
+      })()),
   };
 }
 

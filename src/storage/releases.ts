@@ -11,9 +11,12 @@
  *   serving an engine whose latest gate failed.
  */
 import { and, desc, eq } from "drizzle-orm";
-import { first, inTransaction, lockRow, one, type DbOrTx, type RegistryDb } from "./db.js";
+import { first, inTransaction, lockRow, notifyOnCommit, one, type DbOrTx, type RegistryDb } from "./db.js";
 import type { GateDecisionRow, GateReasonRow, ReleaseRow } from "./schema/releases.js";
 import type { EngineRow } from "./schema/models.js";
+
+/** PostgreSQL NOTIFY channel: a release was made or ended (payload: the engine id). See src/storage/release-watch.ts. */
+export const RELEASES_CHANNEL = "glossa_releases";
 
 export interface NewGateReason {
   pair: string;
@@ -98,6 +101,7 @@ export async function recordGateDecision(db: RegistryDb, d: NewGateDecision): Pr
       d.decision === "pass"
         ? await one(tx.orm.insert(releases).values({ engineId: d.engineId, gateDecisionId: decision.id, releasedAt: at, active: true }).returning())
         : undefined;
+    if (release || ended.length > 0) await notifyOnCommit(tx, RELEASES_CHANNEL, String(d.engineId));
     return { decision, reasons, release, ended, unchanged: false };
   });
 }

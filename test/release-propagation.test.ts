@@ -1,0 +1,125 @@
+/**
+ * Issue 14 item 3: three server processes (`node dist/src/server/main.js`) on one PostgreSQL registry. A release
+ * made in the registry is served by all three, a revocation sends all three back to the reference, each within
+ * 2 s of the commit (LISTEN/NOTIFY; polling every second is the fallback). The first release also loads the
+ * engine in each process, so it is not timed; the revocation and a second release are.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { modelDir, repoRoot } from "../src/config.js";
+import { openRegistry, type Registry } from "../src/storage/db.js";
+import { ensureReferenceEngine, registerEngine } from "../src/storage/engines.js";
+import { sha256File } from "../src/storage/hashing.js";
+import { recordGateDecision } from "../src/storage/releases.js";
+import { buildTestEngine, SKIP as CALIB_SKIP } from "./calib-fixture.js";
+import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
+
+const MODEL = modelDir();
+const pgSkipReason = await pgSkip();
+const skip = pgSkipReason || CALIB_SKIP || (existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`);
+const BOUND_MS = 2000;
+
+function mainCommand(): string[] {
+  return import.meta.url.endsWith(".ts")
+    ? ["--import", "tsx", join(repoRoot(), "src", "server", "main.ts")]
+    : [join(repoRoot(), "dist", "src", "server", "main.js")];
+}
+
+interface Replica {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+}
+
+async function startReplica(db: string): Promise<Replica> {
+  const child = spawn(process.execPath, mainCommand(), {
+    cwd: repoRoot(),
+    env: { ...process.env, PORT: "0", GLOSSA_HOST: "127.0.0.1", GLOSSA_THREADS: "1", GLOSSA_MODEL: MODEL, GLOSSA_DB: db, GLOSSA_SHUTDOWN_GRACE_MS: "2000" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  let exited = false;
+  child.on("exit", () => (exited = true));
+  const end = Date.now() + 180_000;
+  for (;;) {
+    const m = /glossa listening on (http:\/\/\S+)/.exec(out);
+    if (m && /glossa ready/.test(out)) return { child, url: m[1]!, output: () => out };
+    if (exited) throw new Error(`replica exited:\n${out}`);
+    if (Date.now() > end) throw new Error(`replica not ready:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Which engine answers an en -> de request on this replica. */
+async function engineOf(r: Replica): Promise<string> {
+  const res = await fetch(`${r.url}/translate`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text: "Good morning.", source_lang: "en", target_lang: "de", options: { max_new_tokens: 8 } }),
+  });
+  const body = (await res.json()) as { engine?: string; error?: string };
+  assert.equal(res.status, 200, body.error);
+  return body.engine!;
+}
+
+/** Polls every replica until it answers with `engine`; returns, per replica, ms from `since` to the first such request. */
+async function waitSwitch(replicas: Replica[], engine: string, since: number, limitMs: number): Promise<number[]> {
+  return Promise.all(
+    replicas.map(async (r) => {
+      for (;;) {
+        const sent = Date.now();
+        if ((await engineOf(r)) === engine) return sent - since;
+        if (Date.now() - since > limitMs) throw new Error(`${r.url} still not on ${engine} after ${limitMs} ms:\n${r.output().slice(-2000)}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }),
+  );
+}
+
+describe("release propagation across replicas", { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), "glossa-replicas-"));
+  const replicas: Replica[] = [];
+  let reg: Registry | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  after(async () => {
+    for (const r of replicas) r.child.kill("SIGTERM");
+    await Promise.all(replicas.map((r) => new Promise((res) => (r.child.exitCode !== null ? res(null) : r.child.once("exit", res)))));
+    await reg?.close();
+    await drop?.();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("three servers on one PostgreSQL switch to a release and back within 2 s", async () => {
+    const db = await createTestDatabase("replicas");
+    drop = db.drop;
+    reg = await openRegistry({ path: db.url });
+    const reference = await ensureReferenceEngine(reg.db, MODEL);
+    const built = await buildTestEngine(tmp, "int8", 8);
+    const engine = await registerEngine(reg.db, {
+      name: "glossa-mini-50/int8-en-test", modelId: reference.modelId, file: built.path, recipe: "int8", language: "en",
+      fileSha256: await sha256File(built.path), sizeBytes: statSync(built.path).size,
+    });
+    const gate = (decision: "pass" | "fail") =>
+      recordGateDecision(reg!.db, { engineId: engine.id, referenceEngineId: reference.id, decision, tolerances: {}, summary: `test ${decision}`, reasons: [] });
+
+    for (const r of await Promise.all([startReplica(db.url), startReplica(db.url), startReplica(db.url)])) replicas.push(r);
+    for (const r of replicas) assert.equal(await engineOf(r), reference.name);
+
+    await gate("pass");
+    const loaded = await waitSwitch(replicas, engine.name, Date.now(), 120_000); // includes loading the engine
+    await gate("fail");
+    const t1 = Date.now();
+    const revoked = await waitSwitch(replicas, reference.name, t1, 10_000);
+    await gate("pass");
+    const t2 = Date.now();
+    const released = await waitSwitch(replicas, engine.name, t2, 10_000);
+    process.stdout.write(`# propagation ms: first release (with load) ${loaded.join(", ")}; revocation ${revoked.join(", ")}; release ${released.join(", ")}\n`);
+    for (const ms of [...revoked, ...released]) assert.ok(ms <= BOUND_MS, `a replica switched after ${ms} ms (bound ${BOUND_MS})`);
+  });
+});

@@ -41,6 +41,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => { const { calibrateCommand } = await import("./commands/calibrate.js"); return (argv) => calibrateCommand(argv); },
     summary: "build a per-language INT8 / AWQ-INT4 engine, register it, evaluate and gate it (table per pair)",
   },
+  worker: {
+    load: async () => { const { workerCommand } = await import("./commands/worker.js"); return (argv) => workerCommand(argv); },
+    summary: "process evaluation shards queued by glossa eval --queue / glossa calibrate --queue",
+  },
   "calib-data": {
     load: async () => { const { calibDataCommand } = await import("./commands/calib-data.js"); return (argv) => calibDataCommand(argv); },
     summary: "per-language calibration sets: import, sample, list, stats, exclude, verify",

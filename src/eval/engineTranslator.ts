@@ -10,11 +10,12 @@ import { Translator } from "../engine/translator.js";
 import type { EngineRow } from "../storage/schema/models.js";
 import { TranslatorUnavailableError, type SentenceTranslator } from "./translator.js";
 
-export async function openEngineTranslator(engine: EngineRow): Promise<SentenceTranslator> {
+export async function openEngineTranslator(engine: EngineRow, opts: { threads?: number } = {}): Promise<SentenceTranslator> {
   if (!existsSync(engine.file)) throw new TranslatorUnavailableError(`engine ${engine.name}: ${engine.file} does not exist`);
+  const threads = opts.threads !== undefined ? { threads: opts.threads } : {};
   if (!statSync(engine.file).isDirectory()) {
     // A calibrated engine file (issue 6): its metadata names the model folder (tokenizer, config).
-    return Translator.load({ modelDir: engineModelDir(engine.file), enginePath: engine.file });
+    return Translator.load({ modelDir: engineModelDir(engine.file), enginePath: engine.file, ...threads });
   }
-  return Translator.load({ modelDir: engine.file });
+  return Translator.load({ modelDir: engine.file, ...threads });
 }

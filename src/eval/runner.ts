@@ -86,36 +86,53 @@ export async function runEvaluation(db: RegistryDb, req: EvalRequest): Promise<E
         progress.update(done, label);
       }
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const { bleu, chrf } = scoreRun(set, hyps);
-      const row = await ensureEvalSet(db, {
-        name: entry.set,
-        pair: entry.pair,
-        srcLang: entry.direction.src.iso,
-        tgtLang: entry.direction.tgt.iso,
-        sourceFile: entry.source.file,
-        refFile: entry.reference.file,
-        lines: entry.source.lines,
-        sourceSha256: entry.source.sha256,
-        refSha256: entry.reference.sha256,
-      });
-      const run = await insertEvalRun(db, {
-        engineId: req.engine.id,
-        evalSetId: row.id,
-        pair: entry.pair,
-        bleu: bleu.score,
-        chrf: chrf.score,
-        bleuSignature: bleu.signature,
-        chrfSignature: chrf.signature,
-        sentences: hyps.length,
-        lineLimit: set.lineLimit,
-        wallSeconds,
-        decodeOptions: JSON.stringify(options),
-        hypSha256: sha256Bytes(hyps.join("\n")),
-      });
-      results.push({ run, set: entry.set, pair: entry.pair, bleuFormatted: bleu.formatted, chrfFormatted: chrf.formatted });
+      results.push(await recordEvalRun(db, req.engine, set, hyps, options, wallSeconds));
     }
   } finally {
     progress.finish();
   }
   return results;
+}
+
+/**
+ * Scores a set's hypotheses and stores the run (eval_sets row created on first use, one eval_runs row): the one
+ * place runs are recorded, whether the hypotheses came from this process or from workers (src/jobs/).
+ */
+export async function recordEvalRun(
+  db: RegistryDb,
+  engine: EngineRow,
+  set: LoadedEvalSet,
+  hyps: string[],
+  options: DecodeOptions,
+  wallSeconds: number,
+): Promise<EvalResult> {
+  const { entry } = set;
+  if (hyps.length !== set.sources.length) throw new EvalError(`${entry.set} ${entry.pair}: ${hyps.length} hypotheses for ${set.sources.length} sources`);
+  const { bleu, chrf } = scoreRun(set, hyps);
+  const row = await ensureEvalSet(db, {
+    name: entry.set,
+    pair: entry.pair,
+    srcLang: entry.direction.src.iso,
+    tgtLang: entry.direction.tgt.iso,
+    sourceFile: entry.source.file,
+    refFile: entry.reference.file,
+    lines: entry.source.lines,
+    sourceSha256: entry.source.sha256,
+    refSha256: entry.reference.sha256,
+  });
+  const run = await insertEvalRun(db, {
+    engineId: engine.id,
+    evalSetId: row.id,
+    pair: entry.pair,
+    bleu: bleu.score,
+    chrf: chrf.score,
+    bleuSignature: bleu.signature,
+    chrfSignature: chrf.signature,
+    sentences: hyps.length,
+    lineLimit: set.lineLimit,
+    wallSeconds,
+    decodeOptions: JSON.stringify(options),
+    hypSha256: sha256Bytes(hyps.join("\n")),
+  });
+  return { run, set: entry.set, pair: entry.pair, bleuFormatted: bleu.formatted, chrfFormatted: chrf.formatted };
 }

@@ -23,7 +23,7 @@ import { Translator } from "../../engine/translator.js";
 import { openEngineTranslator } from "../../eval/engineTranslator.js";
 import { gateEngine, loadTolerances } from "../../eval/gate.js";
 import { loadEvalSet, readManifests, selectEntries, type EvalSetEntry } from "../../eval/manifest.js";
-import { ProgressBar } from "../../eval/progress.js";
+import { ProgressBar, type ProgressSink } from "../../eval/progress.js";
 import { EVAL_DECODE_DEFAULTS, runEvaluation } from "../../eval/runner.js";
 import { formatTable, round2 } from "../../eval/table.js";
 import type { SentenceTranslator } from "../../eval/translator.js";
@@ -37,7 +37,8 @@ import type { EngineRow } from "../../storage/schema/models.js";
 import { PROCESS_IO, positiveInt, runCommand, UsageError, type CommandIo } from "../../eval/cliSupport.js";
 
 export const CALIBRATE_USAGE =
-  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--lm-head f16|int8] [--w4a16] [--threads N] [--out-dir DIR] [--no-eval] [--json]";
+  "usage: glossa calibrate --lang L --recipe int8|awq-int4 [--set S] [--tatoeba-limit N (500)] [--flores-limit N] [--kl-budget X] [--lm-head f16|int8] [--w4a16] [--threads N] [--out-dir DIR] [--no-eval] [--json]\n" +
+  "                        [--queue [--queue-url URL] [--queue-name NAME] [--shard-lines N]]   (evaluations done by `glossa worker` processes)";
 
 export const DEFAULT_TATOEBA_LIMIT = 500;
 
@@ -86,8 +87,21 @@ async function hasRun(db: RegistryDb, engine: EngineRow, p: Planned): Promise<bo
   return false;
 }
 
-async function evaluate(db: RegistryDb, engine: EngineRow, plan: Planned[], corpora: string, io: CommandIo, label: string): Promise<number> {
+/** The evaluation step through the job queue (`--queue`): shards for `glossa worker` processes (src/jobs/). */
+type QueuedRunner = (db: RegistryDb, engine: EngineRow, entries: EvalSetEntry[], limit: number | undefined, progress: ProgressSink) => Promise<unknown>;
+
+async function evaluate(db: RegistryDb, engine: EngineRow, plan: Planned[], corpora: string, io: CommandIo, label: string, queued?: QueuedRunner): Promise<number | null> {
   if (plan.length === 0) return 0;
+  if (queued) {
+    const total = plan.reduce((s, p) => s + (p.lineLimit ?? p.entry.source.lines), 0);
+    io.stderr.write(`evaluating ${label} (${engine.name}) on ${plan.length} set/pair(s), ${total} sentences, through the queue\n`);
+    for (const limit of [...new Set(plan.map((p) => p.limit))]) {
+      const entries = plan.filter((p) => p.limit === limit).map((p) => p.entry);
+      const n = plan.filter((p) => p.limit === limit).reduce((s, p) => s + (p.lineLimit ?? p.entry.source.lines), 0);
+      await queued(db, engine, entries, limit, new ProgressBar(n, io.stderr));
+    }
+    return null; // decoding happened in the workers
+  }
   const translator = await openCounting(engine);
   try {
     const total = plan.reduce((s, p) => s + (p.lineLimit ?? p.entry.source.lines), 0);
@@ -145,6 +159,10 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
         threads: { type: "string" },
         "out-dir": { type: "string" },
         "no-eval": { type: "boolean", default: false },
+        queue: { type: "boolean", default: false },
+        "queue-url": { type: "string" },
+        "queue-name": { type: "string" },
+        "shard-lines": { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
@@ -173,6 +191,26 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
     if (lmHead !== "f16" && lmHead !== "int8") throw new UsageError(`--lm-head must be f16 or int8, got ${JSON.stringify(lmHead)}`);
     if (values.w4a16 && recipe !== "awq-int4") throw new UsageError("--w4a16 applies to --recipe awq-int4 only");
     const variant = (lmHead === "int8" ? "-lmhead-int8" : "") + (values.w4a16 ? "-w4a16" : "");
+    const shardLines = positiveInt(values["shard-lines"], "--shard-lines");
+    if (!values.queue && (values["queue-url"] !== undefined || values["queue-name"] !== undefined || shardLines !== undefined)) {
+      throw new UsageError("--queue-url, --queue-name and --shard-lines go with --queue");
+    }
+    let queued: QueuedRunner | undefined;
+    if (values.queue) {
+      const jobs = { ...(await import("../../jobs/queue.js")), ...(await import("../../jobs/eval-shards.js")) };
+      let target: ReturnType<typeof jobs.queueTarget>;
+      try {
+        target = jobs.queueTarget(values["queue-url"], values["queue-name"]);
+      } catch (e) {
+        if (e instanceof jobs.QueueConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      queued = (db, engine, entries, limit, progress) =>
+        jobs.runQueuedEvaluation(db, target, {
+          engine, entries, corporaDir: corporaDir(), ...(limit !== undefined ? { limit } : {}), ...(shardLines !== undefined ? { shardLines } : {}), progress,
+          onEnqueued: (n, q) => io.stderr.write(`${n} shards queued on ${q}\n`),
+        });
+    }
     const outDir = values["out-dir"] ?? enginesDir();
     const mdir = modelDir();
     const reg = await openRegistry();
@@ -245,8 +283,8 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
       if (plan.length === 0) throw new CalibrateError(`no FLORES-200 dev or Tatoeba entries for ${pairs.join(", ")}`);
       const missingRef: Planned[] = [];
       for (const p of plan) if (!(await hasRun(reg.db, reference, p))) missingRef.push(p);
-      await evaluate(reg.db, reference, missingRef, corpora, io, "reference");
-      const engineRate = await evaluate(reg.db, engine, plan, corpora, io, `${recipe} ${lang.iso}`);
+      await evaluate(reg.db, reference, missingRef, corpora, io, "reference", queued);
+      const engineRate = await evaluate(reg.db, engine, plan, corpora, io, `${recipe} ${lang.iso}`, queued);
       const rateEntry = plan[0]!.entry;
       const refRate = await measureRate(reference, rateEntry, corpora);
       const engRateSample = await measureRate(engine, rateEntry, corpora);

@@ -1,10 +1,13 @@
 /**
  * glossa eval --engine E [--pairs de-en,en-de,...] [--sets flores200-dev,tatoeba,...] [--limit N]
  *             [--beam-size N] [--max-new-tokens N] [--json]
+ *             [--queue [--queue-url URL] [--queue-name NAME] [--shard-lines N]]
  *
  * Translates every selected (set, direction) from the manifests in eval/sets/ with engine E, scores BLEU
  * (sacreBLEU's default tokenizer for the target language) and chrF++, stores one eval_runs row per
  * (set, direction), shows progress on stderr and prints a table (or JSON with --json) on stdout.
+ * With --queue the sets are cut into shards of --shard-lines lines (default 100) and enqueued for `glossa worker`
+ * processes (src/jobs/); the runs recorded are the same as without it.
  */
 import { parseArgs } from "node:util";
 import { corporaDir, evalDir } from "../../config.js";
@@ -21,7 +24,8 @@ import { csv, describeEngine, positiveInt, PROCESS_IO, resolveEngineArg, runComm
 
 
 export const EVAL_USAGE =
-  "usage: glossa eval --engine E [--pairs de-en,en-de,...] [--sets flores200-dev,tatoeba,...] [--limit N] [--beam-size N] [--max-new-tokens N] [--json]";
+  "usage: glossa eval --engine E [--pairs de-en,en-de,...] [--sets flores200-dev,tatoeba,...] [--limit N] [--beam-size N] [--max-new-tokens N] [--json]\n" +
+  "                   [--queue [--queue-url redis://...|postgres://...] [--queue-name NAME] [--shard-lines N]]   (work done by `glossa worker` processes)";
 
 export function evalTable(results: EvalResult[]): string {
   const rows = results.map((r) => [
@@ -52,6 +56,10 @@ export async function evalCommand(argv: string[], io: CommandIo = PROCESS_IO, fa
         "beam-size": { type: "string" },
         "max-new-tokens": { type: "string" },
         json: { type: "boolean", default: false },
+        queue: { type: "boolean", default: false },
+        "queue-url": { type: "string" },
+        "queue-name": { type: "string" },
+        "shard-lines": { type: "string" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -68,6 +76,19 @@ export async function evalCommand(argv: string[], io: CommandIo = PROCESS_IO, fa
     if (beams !== undefined) decode.beamSize = beams;
     const maxNew = positiveInt(values["max-new-tokens"], "--max-new-tokens");
     if (maxNew !== undefined) decode.maxNewTokens = maxNew;
+    const shardLines = positiveInt(values["shard-lines"], "--shard-lines");
+    if (!values.queue && (values["queue-url"] !== undefined || values["queue-name"] !== undefined || shardLines !== undefined)) {
+      throw new UsageError("--queue-url, --queue-name and --shard-lines go with --queue");
+    }
+    // The queue's modules (BullMQ) load only with --queue.
+    const jobs = values.queue ? { ...(await import("../../jobs/queue.js")), ...(await import("../../jobs/eval-shards.js")) } : undefined;
+    let target;
+    try {
+      target = jobs?.queueTarget(values["queue-url"], values["queue-name"]);
+    } catch (e) {
+      if (jobs && e instanceof jobs.QueueConfigError) throw new UsageError(e.message);
+      throw e;
+    }
     const entries = selectEntries(readManifests(evalDir()), csv(values.sets), csv(values.pairs));
     const corpora = corporaDir();
     const reg = await openRegistry();
@@ -75,21 +96,34 @@ export async function evalCommand(argv: string[], io: CommandIo = PROCESS_IO, fa
       const { engine } = await resolveEngineArg(reg, values.engine);
       await verifyEngineFiles(reg.db, engine);
       io.stderr.write(`evaluating ${describeEngine(engine)} on ${entries.length} set/pair(s)${limit ? `, first ${limit} lines each` : ""}\n`);
-      const translator = await factory(engine);
+      const total = entries.reduce((s, e) => s + (limit !== undefined ? Math.min(limit, e.source.lines) : e.source.lines), 0);
       let results: EvalResult[];
-      try {
-        const total = entries.reduce((s, e) => s + (limit !== undefined ? Math.min(limit, e.source.lines) : e.source.lines), 0);
-        results = await runEvaluation(reg.db, {
+      if (jobs && target) {
+        results = await jobs.runQueuedEvaluation(reg.db, target, {
           engine,
           entries,
           corporaDir: corpora,
           ...(limit !== undefined ? { limit } : {}),
           decode,
-          translator,
+          ...(shardLines !== undefined ? { shardLines } : {}),
           progress: new ProgressBar(total, io.stderr),
+          onEnqueued: (n, q) => io.stderr.write(`${n} shards queued on ${q}; waiting for glossa worker processes\n`),
         });
-      } finally {
-        await translator.close?.();
+      } else {
+        const translator = await factory(engine);
+        try {
+          results = await runEvaluation(reg.db, {
+            engine,
+            entries,
+            corporaDir: corpora,
+            ...(limit !== undefined ? { limit } : {}),
+            decode,
+            translator,
+            progress: new ProgressBar(total, io.stderr),
+          });
+        } finally {
+          await translator.close?.();
+        }
       }
       if (values.json) {
         io.stdout.write(`${JSON.stringify({ engine: { id: engine.id, name: engine.name }, runs: results.map((r) => ({ ...r.run, set: r.set })) }, null, 2)}\n`);

@@ -471,9 +471,20 @@ describe("calib-data command and admin routes", () => {
     assert.equal(ok.status, 200);
     assert.ok(Array.isArray(((await ok.json()) as { sets: unknown[] }).sets));
 
-    const created = await app.request("/calib-data/sample", { method: "POST", headers: auth, body: JSON.stringify({ lang: "zh", size: 32, seed: "http", name: "zh-http" }) });
-    assert.equal(created.status, 201, await created.clone().text());
-    const set = (await created.json()) as { name: string; size: number };
+    // Writing routes answer 202 with a job (worker thread); its result is what the synchronous routes returned.
+    const finished = async (res: Response): Promise<{ status: string; result?: any; error?: { message: string; status: number } }> => {
+      assert.equal(res.status, 202, await res.clone().text());
+      const job = (await res.json()) as { id: string };
+      assert.equal(res.headers.get("location"), `/jobs/${job.id}`);
+      for (;;) {
+        const j = (await (await app.request(`/jobs/${job.id}`, { headers: auth })).json()) as { status: string };
+        if (j.status === "succeeded" || j.status === "failed") return j;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const created = await finished(await app.request("/calib-data/sample", { method: "POST", headers: auth, body: JSON.stringify({ lang: "zh", size: 32, seed: "http", name: "zh-http" }) }));
+    assert.equal(created.status, "succeeded", JSON.stringify(created.error));
+    const set = created.result as { name: string; size: number };
     assert.deepEqual([set.name, set.size], ["zh-http", 32]);
 
     const stats = await app.request("/calib-data/zh-http/stats", { headers: auth });
@@ -483,9 +494,9 @@ describe("calib-data command and admin routes", () => {
     assert.equal(st.buckets.reduce((a, b) => a + b.count, 0), 32);
 
     const m = readManifest(join(fx.manifestDir, "zh-http.json")).members[0]!;
-    const ex = await app.request("/calib-data/zh-http/exclude", { method: "POST", headers: auth, body: JSON.stringify({ sha256: [m.sha256], reason: "http test", refill: true }) });
-    assert.equal(ex.status, 200, await ex.clone().text());
-    const exr = (await ex.json()) as { removed: unknown[]; added: unknown[]; set: { size: number } };
+    const ex = await finished(await app.request("/calib-data/zh-http/exclude", { method: "POST", headers: auth, body: JSON.stringify({ sha256: [m.sha256], reason: "http test", refill: true }) }));
+    assert.equal(ex.status, "succeeded", JSON.stringify(ex.error));
+    const exr = ex.result as { removed: unknown[]; added: unknown[]; set: { size: number } };
     assert.deepEqual([exr.removed.length, exr.added.length, exr.set.size], [1, 1, 32]);
 
     assert.equal((await app.request("/calib-data/nope/stats", { headers: auth })).status, 404);

@@ -148,6 +148,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const arrived = performance.now();
     const reference = deps.service();
     if (!reference) throw new HttpError(503, "the engine is still loading; retry shortly", { "retry-after": "5" });
+    // The cheapest refusal of all: a long body while the tokenizer threads are saturated is not even read.
+    const declared = Number(c.req.header("content-length") ?? "0");
+    const busy = Number.isFinite(declared) && declared > 0 ? deps.admission?.(declared) : undefined;
+    if (busy !== undefined) {
+      metrics.translations.inc({ outcome: "queue_full" });
+      throw new HttpError(429, `the server is busy: ${busy}; retry after the Retry-After seconds`, {
+        "retry-after": String(deps.retryAfterSeconds()),
+        connection: "close",
+      });
+    }
     const call = await readTranslateCall(c.req.raw, settings, reference);
     noteRequest(c, { chars: call.texts.reduce((n, t) => n + t.length, 0) });
     // API keys (GLOSSA_REQUIRE_KEYS): the body's api_key (LibreTranslate) or an Authorization header.

@@ -23,7 +23,7 @@ import { assertUnchanged, EngineFileError, verifyContent } from "../storage/engi
 import { EngineRouter, registryLookup, type CalibratedEngineRef, type EngineLookup, type EngineSlot } from "./engines.js";
 import { ServerMetrics } from "./metrics.js";
 import type { ServerSettings } from "./settings.js";
-import { InlinePlanner, PooledPlanner, type UnitPlanner } from "./tokenize-pool.js";
+import { INLINE_PLAN_CHARS, InlinePlanner, PooledPlanner, type UnitPlanner } from "./tokenize-pool.js";
 import { TranslationService, type ServingTokenizer } from "./translation-service.js";
 import { WorkTracker } from "./work-tracker.js";
 
@@ -113,6 +113,11 @@ class ThroughputMeter implements SchedulerObserver {
   }
 }
 
+/** Long texts waiting for a tokenizer thread before more are refused: a few requests' worth per thread. */
+function plannerBacklogChars(settings: ServerSettings): number {
+  return 4 * settings.maxChars * Math.max(1, settings.tokenizerThreads);
+}
+
 /** A scheduler and translation service over one loaded engine. */
 function buildSlot(
   name: string,
@@ -156,8 +161,7 @@ function buildSlot(
     maxNewTokensCap: Math.max(1, Math.min(settings.maxNewTokens, info.maxPositions - 1)),
     planner,
     maxSegments: Math.min(settings.maxSegments, settings.queueSize),
-    // Long texts waiting for a tokenizer thread: a few requests' worth per thread.
-    plannerBacklogChars: 4 * settings.maxChars * Math.max(1, settings.tokenizerThreads),
+    plannerBacklogChars: plannerBacklogChars(settings),
     maxPieceChars: tokenizer.maxPieceChars ?? Number.POSITIVE_INFINITY,
   });
   return {
@@ -244,6 +248,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
     log,
     draining: () => closing,
+    admission: (bytes) => {
+      // Only bodies that would go to the tokenizer threads (short ones are tokenized on the event loop).
+      if (!planner || bytes <= INLINE_PLAN_CHARS) return undefined;
+      const waiting = planner.backlogChars();
+      return waiting + bytes > plannerBacklogChars(settings) ? `tokenizer busy (${waiting} characters waiting)` : undefined;
+    },
     work,
     ...(opts.access ? { access: opts.access } : {}),
   });

@@ -29,6 +29,11 @@ export interface FlowDeps {
   modelName: () => string | undefined;
   /** Recent scheduler throughput estimate for Retry-After, in seconds. */
   retryAfterSeconds: () => number;
+  /**
+   * Before the body is read: a reason to refuse a request body of this many bytes right now (the tokenizer
+   * threads' backlog is full), or undefined. Refused with 429 and Connection: close, the body unread.
+   */
+  admission?: (bodyBytes: number) => string | undefined;
   /** True once a shutdown began: new work is refused (503) before anything is done for it. */
   draining?: () => boolean;
   /** Counts translations in flight, for the shutdown's grace period and its report. */

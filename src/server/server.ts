@@ -251,8 +251,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     admission: (bytes) => {
       // Only bodies that would go to the tokenizer threads (short ones are tokenized on the event loop).
       if (!planner || bytes <= INLINE_PLAN_CHARS) return undefined;
+      // Bodies over the size limit get their 413 from the reader; an idle tokenizer takes any request.
+      if (bytes > settings.maxBodyBytes) return undefined;
       const waiting = planner.backlogChars();
-      return waiting + bytes > plannerBacklogChars(settings) ? `tokenizer busy (${waiting} characters waiting)` : undefined;
+      return waiting > 0 && waiting + bytes > plannerBacklogChars(settings) ? `tokenizer busy (${waiting} characters waiting)` : undefined;
     },
     work,
     ...(opts.access ? { access: opts.access } : {}),

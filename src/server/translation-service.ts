@@ -149,8 +149,9 @@ export class TranslationService {
       throw new SchedulerError("queue_full", `queue full (${queued} of ${maxQueued} waiting; this request needs at least ${atLeast})`);
     }
     const chars = units.reduce((n, u) => n + u.length, 0);
-    if (chars > INLINE_PLAN_CHARS && planner.backlogChars() + chars > this.cfg.plannerBacklogChars) {
-      throw new SchedulerError("queue_full", `tokenizer busy (${planner.backlogChars()} characters waiting)`);
+    const waiting = planner.backlogChars();
+    if (chars > INLINE_PLAN_CHARS && waiting > 0 && waiting + chars > this.cfg.plannerBacklogChars) {
+      throw new SchedulerError("queue_full", `tokenizer busy (${waiting} characters waiting)`);
     }
     const outcome = await planner.plan({
       units,

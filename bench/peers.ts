@@ -132,7 +132,7 @@ if (process.env.GLOSSA_PEERS_SKIP_TJS !== "1") {
     const v = onnx.manifest.validation;
     notes.push(
       `transformers.js ${onnx.dir} (export: torch ${onnx.manifest.versions.torch}, transformers ${onnx.manifest.versions.transformers}, onnxruntime ${onnx.manifest.versions.onnxruntime}; ` +
-        `GPU-machine check on ${v.cases} golden cases: ORT greedy fp32 / int8 == a fresh HF generate for ${v.fp32_equal} / ${v.int8_equal})`,
+        `validated on the GPU machine, ${v.cases} golden cases: see NOTES.md "Peer benchmark")`,
       ...onnx.notes,
     );
   }

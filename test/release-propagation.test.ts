@@ -1,16 +1,20 @@
 /**
- * Issue 14 item 3: three server processes (`node dist/src/server/main.js`) on one PostgreSQL registry. A release
- * made in the registry is served by all three, a revocation sends all three back to the reference, each within
- * 2 s of the commit (LISTEN/NOTIFY; polling every second is the fallback). The first release also loads the
+ * Issue 14 items 2 and 3: three server processes (`node dist/src/server/main.js`) on one PostgreSQL registry, each
+ * with its own engines folder, as if on three machines. The engine was built "elsewhere": its registered path does
+ * not exist here, its bytes are only in the artifact store (GLOSSA_ARTIFACTS=registry: chunks in the PostgreSQL
+ * database). A release is served by all three (each fetches the bytes, checks them against the registry's sha256,
+ * keeps them in its engines folder), a revocation sends all three back to the reference, each within 2 s of the
+ * commit (LISTEN/NOTIFY; polling every second is the fallback). The first release also fetches and loads the
  * engine in each process, so it is not timed; the revocation and a second release are.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { modelDir, repoRoot } from "../src/config.js";
+import { openArtifactStore } from "../src/storage/artifacts/index.js";
 import { openRegistry, type Registry } from "../src/storage/db.js";
 import { ensureReferenceEngine, registerEngine } from "../src/storage/engines.js";
 import { sha256File } from "../src/storage/hashing.js";
@@ -35,10 +39,13 @@ interface Replica {
   output(): string;
 }
 
-async function startReplica(db: string): Promise<Replica> {
+async function startReplica(db: string, enginesDir: string): Promise<Replica> {
   const child = spawn(process.execPath, mainCommand(), {
     cwd: repoRoot(),
-    env: { ...process.env, PORT: "0", GLOSSA_HOST: "127.0.0.1", GLOSSA_THREADS: "1", GLOSSA_MODEL: MODEL, GLOSSA_DB: db, GLOSSA_SHUTDOWN_GRACE_MS: "2000" },
+    env: {
+      ...process.env, PORT: "0", GLOSSA_HOST: "127.0.0.1", GLOSSA_THREADS: "1", GLOSSA_MODEL: MODEL, GLOSSA_DB: db, GLOSSA_SHUTDOWN_GRACE_MS: "2000",
+      GLOSSA_ARTIFACTS: "registry", GLOSSA_ENGINES_DIR: enginesDir,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -100,19 +107,25 @@ describe("release propagation across replicas", { skip }, () => {
     drop = db.drop;
     reg = await openRegistry({ path: db.url });
     const reference = await ensureReferenceEngine(reg.db, MODEL);
-    const built = await buildTestEngine(tmp, "int8", 8);
+    const built = await buildTestEngine(join(tmp, "builder"), "int8", 8);
+    const sha256 = await sha256File(built.path);
+    // Registered under the builder machine's path (absent on the replicas' "machines"), published to the store.
     const engine = await registerEngine(reg.db, {
-      name: "glossa-mini-50/int8-en-test", modelId: reference.modelId, file: built.path, recipe: "int8", language: "en",
-      fileSha256: await sha256File(built.path), sizeBytes: statSync(built.path).size,
+      name: "glossa-mini-50/int8-en-test", modelId: reference.modelId, file: join("/nonexistent-builder-machine", `${sha256}.safetensors`), recipe: "int8", language: "en",
+      fileSha256: sha256, sizeBytes: statSync(built.path).size,
     });
+    const store = openArtifactStore("registry", reg)!;
+    await store.put(sha256, built.path);
+    const dirs = [0, 1, 2].map((i) => join(tmp, `replica-${i}-engines`));
     const gate = (decision: "pass" | "fail") =>
       recordGateDecision(reg!.db, { engineId: engine.id, referenceEngineId: reference.id, decision, tolerances: {}, summary: `test ${decision}`, reasons: [] });
 
-    for (const r of await Promise.all([startReplica(db.url), startReplica(db.url), startReplica(db.url)])) replicas.push(r);
+    for (const r of await Promise.all(dirs.map((d) => startReplica(db.url, d)))) replicas.push(r);
     for (const r of replicas) assert.equal(await engineOf(r), reference.name);
 
     await gate("pass");
-    const loaded = await waitSwitch(replicas, engine.name, Date.now(), 120_000); // includes loading the engine
+    const loaded = await waitSwitch(replicas, engine.name, Date.now(), 120_000); // includes fetching and loading the engine
+    for (const d of dirs) assert.ok(readFileSync(join(d, `${sha256}.safetensors`)).equals(readFileSync(built.path)), `${d}: fetched bytes`);
     await gate("fail");
     const t1 = Date.now();
     const revoked = await waitSwitch(replicas, reference.name, t1, 10_000);

@@ -11,11 +11,13 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { UnrecoverableError, type Job } from "bullmq";
-import { corporaDir, evalDir, modelDir } from "../config.js";
+import { corporaDir, enginesDir, evalDir, modelDir } from "../config.js";
 import { openEngineTranslator } from "../eval/engineTranslator.js";
 import { loadEvalSet, readManifests, selectEntries } from "../eval/manifest.js";
 import { EvalError } from "../eval/runner.js";
 import type { SentenceTranslator } from "../eval/translator.js";
+import { artifactSetting, openArtifactStore } from "../storage/artifacts/index.js";
+import { ensureEngineFile } from "../storage/artifacts/engine-files.js";
 import { openRegistry, type Registry } from "../storage/db.js";
 import { engineById, verifyEngineFiles } from "../storage/engines.js";
 import { weightFiles, weightsSha256 } from "../storage/hashing.js";
@@ -69,6 +71,10 @@ export async function startEvalWorker(opts: EvalWorkerOptions): Promise<RunningE
           const dir = resolve(modelDir());
           const files = existsSync(dir) ? weightFiles(dir) : [];
           if (files.length > 0 && (await weightsSha256(dir, files)) === row.fileSha256) local = { ...row, file: dir };
+        }
+        if (!existsSync(local.file) && !row.isReference) {
+          // A calibrated engine built elsewhere: its bytes from the artifact store, verified against the registry.
+          local = { ...row, file: await ensureEngineFile(row, openArtifactStore(artifactSetting(), registry), enginesDir()) };
         }
         if (!existsSync(local.file)) throw new EvalError(`engine ${row.name}: ${row.file} is not on this machine`);
         await verifyEngineFiles(registry.db, local);

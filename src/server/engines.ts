@@ -9,13 +9,15 @@
  * A registry file that appears after the server started is picked up (and announced in the log).
  */
 import { existsSync } from "node:fs";
-import { isPostgresUrl } from "../config.js";
+import { enginesDir, isPostgresUrl } from "../config.js";
 import type { DecodeOptions } from "../engine/types.js";
 import { releasedEngineFor } from "../calib/released.js";
 import { openRegistry, type Registry } from "../storage/db.js";
 import { engineDecodeOptions } from "../storage/engines.js";
 import { EngineFileError, type EngineFileProblem } from "../storage/engine-store.js";
 import { watchReleases, type ReleaseWatch } from "../storage/release-watch.js";
+import { artifactSetting, openArtifactStore } from "../storage/artifacts/index.js";
+import { ensureEngineFile } from "../storage/artifacts/engine-files.js";
 import type { BatchScheduler } from "../scheduler/scheduler.js";
 import type { TranslationService } from "./translation-service.js";
 
@@ -56,6 +58,11 @@ export interface RegistrySource {
    * polling within 1 s on both dialects). Keeps trying every 5 s while the registry cannot be opened.
    */
   watch(onChange: () => void): void;
+  /**
+   * The local file of an engine's bytes: its recorded path when present here, else a verified copy fetched from the
+   * artifact store (GLOSSA_ARTIFACTS) into GLOSSA_ENGINES_DIR; the recorded path when neither applies.
+   */
+  engineFile(row: { file: string; fileSha256: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -95,6 +102,15 @@ export function registryLookup(dbPath: string, log: (msg: string, err?: unknown)
         log(`engine ${row.name}: ignoring invalid decode options`, err);
       }
       return { id: row.id, name: row.name, file: row.file, recipe: row.recipe, decodeOptions, fileSha256: row.fileSha256 };
+    },
+    engineFile: async (row) => {
+      if (existsSync(row.file)) return row.file;
+      const setting = artifactSetting();
+      if (setting === undefined || setting === "none") return row.file;
+      const reg = await open();
+      const local = await ensureEngineFile(row, openArtifactStore(setting, reg), enginesDir());
+      log(`engine bytes ${row.fileSha256.slice(0, 12)} fetched from the artifact store into ${local}`);
+      return local;
     },
     watch: (onChange) => {
       const start = (): void => {

@@ -305,16 +305,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       (async (ref: CalibratedEngineRef): Promise<Backend> => {
         // The registry row is what was gated: serve only those exact bytes (src/storage/engine-store.ts).
         if (ref.fileSha256 === undefined) throw new EngineFileError("checksum", ref.file, `engine ${ref.name}: the registry records no sha256 for ${ref.file}`);
-        const verified = await verifyContent(ref.file, ref.fileSha256, `engine ${ref.name}: file`);
+        // Released on another machine: fetch the bytes from the artifact store (GLOSSA_ARTIFACTS) first.
+        const file = (await registry?.engineFile({ file: ref.file, fileSha256: ref.fileSha256 })) ?? ref.file;
+        const verified = await verifyContent(file, ref.fileSha256, `engine ${ref.name}: file`);
         const engine = await Engine.load({
           modelDir: settings.modelDir,
-          enginePath: ref.file,
+          enginePath: file,
           threads: settings.threads,
           ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
           ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
         });
         try {
-          await assertUnchanged(ref.file, verified, `engine ${ref.name}: file`);
+          await assertUnchanged(file, verified, `engine ${ref.name}: file`);
         } catch (e) {
           engine.dispose();
           throw e;

@@ -29,6 +29,7 @@ import { formatTable, round2 } from "../../eval/table.js";
 import type { SentenceTranslator } from "../../eval/translator.js";
 import { englishPivotPairs, pairName, resolveLanguage, type Language } from "../../languages.js";
 import { readEngineHeader } from "../../engine/engine-file.js";
+import { artifactSetting, openArtifactStore } from "../../storage/artifacts/index.js";
 import { recordEngineProfile } from "../../storage/benchmarks.js";
 import { openRegistry, type RegistryDb } from "../../storage/db.js";
 import { ensureModel, ensureReferenceEngine, findEngine, registerEngine } from "../../storage/engines.js";
@@ -265,6 +266,12 @@ export async function calibrateCommand(argv: string[], io: CommandIo = PROCESS_I
       // The calibration profile (per-unit precision and KL) goes into the registry too, for the dashboard.
       await recordEngineProfile(reg.db, engine.id, readEngineHeader(built.path).metadata.report ?? "{}");
       io.stderr.write(`registered engine ${engine.name} (#${engine.id})\n`);
+      // Other replicas and workers fetch the bytes from the artifact store (GLOSSA_ARTIFACTS), verified by sha256.
+      const store = openArtifactStore(artifactSetting(), reg);
+      if (store) {
+        await store.put(engine.fileSha256, engine.file);
+        io.stderr.write(`published ${engine.fileSha256.slice(0, 12)}... to ${store.description}\n`);
+      }
       if (values["no-eval"]) {
         io.stdout.write(`${JSON.stringify({ engine: engine.name, file: built.path, bytes: built.bytes })}\n`);
         return 0;

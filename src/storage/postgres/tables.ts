@@ -23,3 +23,5 @@ export const apiKeyUsage = pgSchema.apiKeyUsage;
 export const apiKeyRequests = pgSchema.apiKeyRequests;
 export const engineProfiles = pgSchema.engineProfiles;
 export const benchResults = pgSchema.benchResults;
+export const artifacts = pgSchema.artifacts;
+export const artifactChunks = pgSchema.artifactChunks;

@@ -8,3 +8,4 @@ export * from "./releases.js";
 export * from "./calibration.js";
 export * from "./keys.js";
 export * from "./benchmarks.js";
+export * from "./artifacts.js";

@@ -33,7 +33,37 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-pthread", "-Wall", "-Wno-unused-parameter"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      "variables": {
+        "native_dir%": "<!(sh -c 'if [ -f cuda.sh ]; then pwd; else cd .. && pwd; fi')",
+        "with_cuda%": "<!(sh -c 'sh cuda.sh enabled 2>/dev/null || sh ../cuda.sh enabled')",
+        "cuda_home%": "<!(sh -c 'sh cuda.sh home 2>/dev/null || sh ../cuda.sh home')"
+      },
+      "conditions": [
+        ["with_cuda==1", {
+          "defines": ["GLOSSA_WITH_CUDA"],
+          "include_dirs": ["<(cuda_home)/include"],
+          "sources": [
+            "src/backend/cuda/cublas_dyn.cu",
+            "src/backend/cuda/norm.cu",
+            "src/backend/cuda/attention.cu",
+            "src/backend/cuda/linear.cu",
+            "src/backend/cuda/search.cu",
+            "src/backend/cuda/cuda_backend.cu"
+          ],
+          "rules": [{
+            "rule_name": "nvcc",
+            "extension": "cu",
+            "outputs": ["<(INTERMEDIATE_DIR)/cuda/<(RULE_INPUT_ROOT).o"],
+            "action": ["<(cuda_home)/bin/nvcc", "-std=c++17", "-O3", "<!@(sh -c 'sh cuda.sh archs 2>/dev/null || sh ../cuda.sh archs')", "-Xcompiler", "-fPIC",
+                       "-DGLOSSA_WITH_CUDA", "-I<(native_dir)/src", "-c", "<(RULE_INPUT_PATH)", "-o",
+                       "<(INTERMEDIATE_DIR)/cuda/<(RULE_INPUT_ROOT).o"],
+            "message": "NVCC <(RULE_INPUT_PATH)",
+            "process_outputs_as_sources": 1
+          }],
+          "libraries": ["<(cuda_home)/lib64/libcudart_static.a", "-ldl", "-lrt"]
+        }]
+      ]
     }
   ]
 }

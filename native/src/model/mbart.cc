@@ -36,14 +36,19 @@ MBartModel::MBartModel(const ModelConfig& cfg, const WeightStore& w, Backend& ba
   const std::int64_t V = cfg.vocabSize, D = d, P = cfg.maxPositions + 2;
   const TensorRef& shared = w.get("model.shared.weight", Shape{V, D});
   const TensorRef* lmHead = w.find("lm_head.weight");
+  // Device backends add final_logits_bias in the LM head's epilogue (one pass less over the logits); the CPU keeps
+  // its own order of operations (LM head, then the bias), which the HF goldens were matched with.
+  const TensorRef* logitsBias = w.has("final_logits_bias") ? &w.get("final_logits_bias", Shape{1, V}) : nullptr;
+  logitsBiasInHead_ = logitsBias != nullptr && backend.device() != "cpu";
+  const TensorRef* headBias = logitsBiasInHead_ ? logitsBias : nullptr;
   // A separate lm_head: an untied checkpoint's, or an engine file's quantized one (recipe option --lm-head int8;
   // the tied F16 table then serves the embeddings only).
   if (lmHead != nullptr && (!cfg.tieWordEmbeddings || lmHead->quantized())) {
     lmHead = &w.get("lm_head.weight", Shape{V, D});
-    lmHead_ = backend.createLinear({lmHead}, {nullptr});
+    lmHead_ = backend.createLinear({lmHead}, {headBias});
     embedding_ = backend.createLinear({&shared}, {nullptr});
   } else {
-    lmHead_ = backend.createLinear({&shared}, {nullptr});
+    lmHead_ = backend.createLinear({&shared}, {headBias});
   }
   for (const char* name : {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"})
     if (w.has(name)) w.get(name, Shape{V, D});  // tied to shared; checked only
@@ -274,7 +279,7 @@ const float* MBartModel::runDecode(const DecodePlan& p, const int* dev, const Pa
   backend_.gatherRows(h, dev + p.lastRows, S, d, tmp);
   backend_.layerNorm(tmp, S, d, decFinalNorm_.gamma->data(), decFinalNorm_.beta->data(), cfg_.layerNormEps, nrm);
   lmHead_->forward(nrm, d, S, out, cfg_.vocabSize);
-  if (finalLogitsBias_) backend_.addRowVector(out, S, V, finalLogitsBias_->data());
+  if (finalLogitsBias_ && !logitsBiasInHead_) backend_.addRowVector(out, S, V, finalLogitsBias_->data());
   return out;
 }
 

@@ -115,6 +115,7 @@ class MBartModel {
   std::unique_ptr<Linear> lmHead_;     // tied to model.shared.weight unless untied lm_head.weight
   std::unique_ptr<Linear> embedding_;  // only when lm_head is untied; else lmHead_ serves embeddings
   std::unique_ptr<Buffer> finalLogitsBias_;
+  bool logitsBiasInHead_ = false;  // final_logits_bias is the LM head's bias (device backends)
   std::unique_ptr<Buffer> encPositions_, decPositions_;
   Norm encEmbNorm_, decEmbNorm_, encFinalNorm_, decFinalNorm_;
   std::vector<EncoderLayer> enc_;

@@ -1,0 +1,234 @@
+// Attention: the encoder's dense self-attention within segments, and paged attention for the decoder's self- and
+// cross-attention over the KV pool (the same block tables as the CPU backend). One warp per (query row, head):
+// lanes score one key each (scores in shared memory), then each lane accumulates its dimensions over all keys.
+#include "backend/cuda/kernels.cuh"
+
+namespace glossa {
+namespace cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kMaxDimsPerLane = 4;  // head size <= 128
+
+template <typename KT>
+__device__ __forceinline__ const KT* kvAt(const KT* base, int blockSize, int layers, int d, int block, int layer, int kind,
+                                          int slot) {
+  return base + ((((static_cast<size_t>(block) * layers + layer) * 2 + kind) * blockSize + slot) * static_cast<size_t>(d));
+}
+
+template <typename KT>
+__global__ void storeKvKernel(KT* base, int blockSize, int layers, int d, int layer, const float* k, const float* v,
+                              int ld, int M, const int* slotBlock, const int* slotIndex) {
+  const int m = blockIdx.y;
+  const int b = slotBlock[m], s = slotIndex[m];
+  KT* kd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 0, s));
+  KT* vd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 1, s));
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) {
+    kd[i] = fromF<KT>(k[static_cast<size_t>(m) * ld + i]);
+    vd[i] = fromF<KT>(v[static_cast<size_t>(m) * ld + i]);
+  }
+}
+
+// q . k over hd dimensions (q in shared memory); 16-byte loads of k when the layout allows.
+template <typename KT>
+__device__ __forceinline__ float dotKey(const float* qs, const KT* kp, int hd, bool vec) {
+  float dot = 0.f;
+  if (vec) {
+    for (int i = 0; i < hd; i += 16 / sizeof(KT)) {
+      const uint4 raw = *reinterpret_cast<const uint4*>(kp + i);
+      if constexpr (sizeof(KT) == 4) {
+        const float* f = reinterpret_cast<const float*>(&raw);
+        dot += qs[i] * f[0] + qs[i + 1] * f[1] + qs[i + 2] * f[2] + qs[i + 3] * f[3];
+      } else {
+        const KT* h = reinterpret_cast<const KT*>(&raw);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) dot += qs[i + j] * toF<KT>(h[j]);
+      }
+    }
+    return dot;
+  }
+  for (int i = 0; i < hd; ++i) dot += qs[i] * toF<KT>(kp[i]);
+  return dot;
+}
+
+__device__ __forceinline__ void storeHalf(HalfOut h, size_t i, float v) {
+  if (h.f16) h.f16[i] = __float2half_rn(v);
+  else if (h.bf16) h.bf16[i] = __float2bfloat16_rn(v);
+}
+
+// Softmax over scores[0, n) of one warp in place (unnormalised exps); returns 1 / sum.
+__device__ __forceinline__ float warpSoftmax(float* scores, int n, float mx, int lane) {
+  mx = warpMax(mx);
+  float sum = 0.f;
+  for (int j = lane; j < n; j += 32) {
+    const float e = __expf(scores[j] - mx);
+    scores[j] = e;
+    sum += e;
+  }
+  sum = warpSum(sum);
+  __syncwarp();
+  return 1.f / sum;
+}
+
+template <typename KT>
+__global__ void pagedAttentionKernel(const KT* __restrict__ base, int blockSize, int layers, int d, int layer,
+                                     const float* __restrict__ q, int ldq, int M, PagedRows rows, int heads,
+                                     float scale, int maxKeys, float* __restrict__ out, HalfOut oh) {
+  extern __shared__ float sm[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int item = blockIdx.x * kWarps + warp;
+  if (item >= M * heads) return;
+  const int m = item / heads, h = item % heads, hd = d / heads;
+  float* scores = sm + warp * (maxKeys + 128);
+  float* qs = scores + maxKeys;
+  for (int i = lane; i < hd; i += 32) qs[i] = q[static_cast<size_t>(m) * ldq + h * hd + i];
+  __syncwarp();
+  const int* blocks = rows.tables + static_cast<size_t>(rows.rowSeq[m]) * rows.stride;
+  const int n = rows.numKeys[m];
+  const bool vec = (hd * sizeof(KT)) % 16 == 0 && (d * sizeof(KT)) % 16 == 0;
+  float mx = -INFINITY;
+  for (int j = lane; j < n; j += 32) {
+    const KT* kp = kvAt<KT>(base, blockSize, layers, d, blocks[j / blockSize], layer, 0, j % blockSize) + h * hd;
+    const float sc = dotKey<KT>(qs, kp, hd, vec) * scale;
+    scores[j] = sc;
+    mx = fmaxf(mx, sc);
+  }
+  __syncwarp();
+  const float inv = warpSoftmax(scores, n, mx, lane);
+  // Values: one block-table lookup per block, then the block's slots with independent loads in flight; lane
+  // owns dimensions lane + 32 t.
+  float acc[kMaxDimsPerLane] = {0.f, 0.f, 0.f, 0.f};
+  for (int b0 = 0; b0 < n; b0 += blockSize) {
+    const KT* vb = kvAt<KT>(base, blockSize, layers, d, blocks[b0 / blockSize], layer, 1, 0) + h * hd;
+    const int cnt = min(blockSize, n - b0);
+#pragma unroll 8
+    for (int s = 0; s < cnt; ++s) {
+      const float p = scores[b0 + s];
+      const KT* vp = vb + static_cast<size_t>(s) * d;
+#pragma unroll
+      for (int t = 0; t < kMaxDimsPerLane; ++t) {
+        const int i = lane + 32 * t;
+        if (i < hd) acc[t] += p * toF<KT>(vp[i]);
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kMaxDimsPerLane; ++t) {
+    const int i = lane + 32 * t;
+    if (i < hd) {
+      out[static_cast<size_t>(m) * d + h * hd + i] = acc[t] * inv;
+      storeHalf(oh, static_cast<size_t>(m) * d + h * hd + i, acc[t] * inv);
+    }
+  }
+}
+
+__global__ void segmentAttentionKernel(const float* __restrict__ qkv, SegmentRows seg, int M, int heads, int d,
+                                       float scale, int maxLen, float* __restrict__ out, HalfOut oh) {
+  extern __shared__ float sm[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int item = blockIdx.x * kWarps + warp;
+  if (item >= M * heads) return;
+  const int r = item / heads, h = item % heads, hd = d / heads, ld = 3 * d;
+  float* scores = sm + warp * (maxLen + 128);
+  float* qs = scores + maxLen;
+  for (int i = lane; i < hd; i += 32) qs[i] = qkv[static_cast<size_t>(r) * ld + h * hd + i];
+  __syncwarp();
+  const int s = seg.rowSeg[r];
+  const int start = seg.segStart[s], n = seg.segLen[s];
+  float mx = -INFINITY;
+  const bool vec = hd % 4 == 0 && d % 4 == 0;
+  for (int j = lane; j < n; j += 32) {
+    const float* kp = qkv + static_cast<size_t>(start + j) * ld + d + h * hd;
+    const float sc = dotKey<float>(qs, kp, hd, vec) * scale;
+    scores[j] = sc;
+    mx = fmaxf(mx, sc);
+  }
+  __syncwarp();
+  const float inv = warpSoftmax(scores, n, mx, lane);
+  float acc[kMaxDimsPerLane] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll 8
+  for (int j = 0; j < n; ++j) {
+    const float* vp = qkv + static_cast<size_t>(start + j) * ld + 2 * d + h * hd;
+    const float p = scores[j];
+#pragma unroll
+    for (int t = 0; t < kMaxDimsPerLane; ++t) {
+      const int i = lane + 32 * t;
+      if (i < hd) acc[t] += p * vp[i];
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kMaxDimsPerLane; ++t) {
+    const int i = lane + 32 * t;
+    if (i < hd) {
+      out[static_cast<size_t>(r) * d + h * hd + i] = acc[t] * inv;
+      storeHalf(oh, static_cast<size_t>(r) * d + h * hd + i, acc[t] * inv);
+    }
+  }
+}
+
+template <typename F>
+void setSmem(F kernel, std::size_t bytes) {
+  if (bytes > 48 * 1024) GLOSSA_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+void checkHeads(int d, int heads) {
+  if (heads <= 0 || d % heads != 0 || d / heads > 32 * kMaxDimsPerLane)
+    throw std::runtime_error("CUDA attention supports head sizes up to 128 (d_model " + std::to_string(d) + ", " +
+                             std::to_string(heads) + " heads)");
+}
+
+template <typename KT>
+void pagedTyped(const KvView& kv, int layer, const float* q, int ldq, int M, const PagedRows& rows, int heads,
+                float scale, int maxKeys, float* out, HalfOut oh, cudaStream_t st) {
+  const std::size_t smem = static_cast<std::size_t>(kWarps) * (maxKeys + 128) * sizeof(float);
+  setSmem(pagedAttentionKernel<KT>, smem);
+  pagedAttentionKernel<KT><<<ceilDiv(static_cast<long long>(M) * heads, kWarps), 32 * kWarps, smem, st>>>(
+      static_cast<const KT*>(kv.base), kv.blockSize, kv.layers, kv.d, layer, q, ldq, M, rows, heads, scale, maxKeys, out, oh);
+  GLOSSA_CUDA_LAUNCHED();
+}
+
+template <typename KT>
+void storeTyped(const KvView& kv, int layer, const float* k, const float* v, int ld, int M, const int* slotBlock,
+                const int* slotIndex, cudaStream_t st) {
+  storeKvKernel<KT><<<dim3(ceilDiv(kv.d, 256), M), 256, 0, st>>>(static_cast<KT*>(kv.base), kv.blockSize, kv.layers,
+                                                                  kv.d, layer, k, v, ld, M, slotBlock, slotIndex);
+  GLOSSA_CUDA_LAUNCHED();
+}
+
+}  // namespace
+
+void storeKv(const KvView& kv, int layer, const float* k, const float* v, int ld, int M, const int* slotBlock,
+             const int* slotIndex, cudaStream_t st) {
+  if (M <= 0) return;
+  switch (kv.type) {
+    case ElemType::F32: return storeTyped<float>(kv, layer, k, v, ld, M, slotBlock, slotIndex, st);
+    case ElemType::F16: return storeTyped<__half>(kv, layer, k, v, ld, M, slotBlock, slotIndex, st);
+    case ElemType::BF16: return storeTyped<__nv_bfloat16>(kv, layer, k, v, ld, M, slotBlock, slotIndex, st);
+  }
+}
+
+void pagedAttention(const KvView& kv, int layer, const float* q, int ldq, int M, const PagedRows& rows, int heads,
+                    float scale, int maxKeys, float* out, HalfOut oh, cudaStream_t st) {
+  if (M <= 0) return;
+  checkHeads(kv.d, heads);
+  switch (kv.type) {
+    case ElemType::F32: return pagedTyped<float>(kv, layer, q, ldq, M, rows, heads, scale, maxKeys, out, oh, st);
+    case ElemType::F16: return pagedTyped<__half>(kv, layer, q, ldq, M, rows, heads, scale, maxKeys, out, oh, st);
+    case ElemType::BF16: return pagedTyped<__nv_bfloat16>(kv, layer, q, ldq, M, rows, heads, scale, maxKeys, out, oh, st);
+  }
+}
+
+void segmentAttention(const float* qkv, const SegmentRows& seg, int M, int heads, int d, float scale, float* out,
+                      HalfOut oh, cudaStream_t st) {
+  if (M <= 0) return;
+  checkHeads(d, heads);
+  const int maxLen = seg.maxLen > 0 ? seg.maxLen : 1;
+  const std::size_t smem = static_cast<std::size_t>(kWarps) * (maxLen + 128) * sizeof(float);
+  setSmem(segmentAttentionKernel, smem);
+  segmentAttentionKernel<<<ceilDiv(static_cast<long long>(M) * heads, kWarps), 32 * kWarps, smem, st>>>(
+      qkv, seg, M, heads, d, scale, maxLen, out, oh);
+  GLOSSA_CUDA_LAUNCHED();
+}
+
+}  // namespace cuda
+}  // namespace glossa

@@ -1,0 +1,62 @@
+// Launchers of the CUDA backend's own kernels, one .cu file per op family (norm.cu, attention.cu, linear.cu,
+// search.cu); cuda_backend.cu is the glue. Every launcher enqueues on `st` and checks the launch.
+#pragma once
+#include <cstddef>
+
+#include "backend/backend.h"
+#include "backend/cuda/common.cuh"
+
+namespace glossa {
+namespace cuda {
+
+// What happens to r = x W^T + b in a Linear's output: Store y = r; Add y += r (residual); Act y = act(r).
+enum class Epilogue { Store, Add, Act };
+
+// An optional 16-bit copy of an op's float output (the next library GEMM's input, so it needs no conversion
+// pass): at most one of the two pointers is set.
+struct HalfOut {
+  __half* f16 = nullptr;
+  __nv_bfloat16* bf16 = nullptr;
+};
+
+// norm.cu
+void layerNorm(const float* x, int M, int d, const float* gamma, const float* beta, float eps, float* y, HalfOut yh,
+               cudaStream_t st);
+void activate(Activation a, float* x, std::size_t n, cudaStream_t st);
+void addInPlace(float* x, const float* y, std::size_t n, cudaStream_t st);
+void addRowVector(float* x, int rows, std::size_t n, const float* v, cudaStream_t st);
+void gatherRows(const float* src, const int* rows, int n, int d, float* dst, cudaStream_t st);
+// Packs M rows (stride ldx) of K floats into a dense M x K matrix of T (GEMM inputs).
+template <typename T>
+void convertRows(const float* x, int ldx, int M, int K, T* out, cudaStream_t st);
+// After a library GEMM that wrote r (without bias) to `acc` (stride ldAcc): applies bias and the epilogue into y.
+void linearEpilogue(const float* acc, int ldAcc, float* y, int ldy, int M, int N, const float* bias, Epilogue ep,
+                    Activation act, HalfOut yh, cudaStream_t st);
+// W8A8 after an int32 GEMM: r = xScale[m] * wScale[n] * acc[m][n] + bias[n].
+void int8Epilogue(const int* acc, int ldAcc, const float* xScale, const float* wScale, float* y, int ldy, int M, int N,
+                  const float* bias, Epilogue ep, Activation act, cudaStream_t st);
+// Per-row symmetric int8 quantization as the CPU's W8A8 Linear: s = max|x| / 127 (1 for a zero row),
+// q = clamp(rint(x * (1 / s)), -127, 127); rows of Kp bytes (zero padded).
+void quantizeRowsInt8(const float* x, int ldx, int M, int K, int Kp, signed char* q, float* scale, cudaStream_t st);
+
+// attention.cu (KV elements of type KT: float, __half or __nv_bfloat16)
+struct KvView {
+  void* base;
+  int blockSize, layers, d;
+  ElemType type;
+};
+void storeKv(const KvView& kv, int layer, const float* k, const float* v, int ld, int M, const int* slotBlock,
+             const int* slotIndex, cudaStream_t st);
+void pagedAttention(const KvView& kv, int layer, const float* q, int ldq, int M, const PagedRows& rows, int heads,
+                    float scale, int maxKeys, float* out, HalfOut oh, cudaStream_t st);
+void segmentAttention(const float* qkv, const SegmentRows& seg, int M, int heads, int d, float scale, float* out,
+                      HalfOut oh, cudaStream_t st);
+
+// search.cu: per-row max / sum exp, top-k raw values (k a power of two <= 32), raw values at specialIds; writes
+// [rows*2 stats][rows*k values][rows*k tokens][rows*cap specials] contiguously at `out` (floats; tokens as ints).
+void rowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds, int cap, float* partial,
+               std::size_t partialFloats, float* out, cudaStream_t st);
+std::size_t rowSearchPartialFloats(int rows, int vocab, int k);
+
+}  // namespace cuda
+}  // namespace glossa

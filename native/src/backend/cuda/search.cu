@@ -1,0 +1,229 @@
+// Device side of the search: per-row statistics of the raw logits (max, sum exp(x - max)), the k best raw values
+// with their token ids (ties: lower id first), and the raw values of the tokens the logits processors change.
+// The host (EngineCore + decode/search.cc) turns these into exactly the candidates HF's search would pick, so only
+// a few numbers per row cross PCIe instead of the whole vocabulary.
+// Two passes: chunks of a row in parallel (grid = chunks x rows), then one block per row merges the chunks.
+#include <climits>
+
+#include "backend/cuda/kernels.cuh"
+
+namespace glossa {
+namespace cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kMaxChunks = 128;
+
+__device__ __forceinline__ bool better(float v1, int t1, float v2, int t2) {
+  return v1 > v2 || (v1 == v2 && t1 < t2);
+}
+
+// Combines (max, sum exp(x - max)) pairs.
+__device__ __forceinline__ void combine(float& m, float& s, float m2, float s2) {
+  if (m2 == -INFINITY) return;
+  if (m == -INFINITY) {
+    m = m2;
+    s = s2;
+    return;
+  }
+  if (m2 > m) {
+    s = s * expf(m - m2) + s2;
+    m = m2;
+  } else {
+    s += s2 * expf(m2 - m);
+  }
+}
+
+// The best K entries over `lists` sorted lists of K entries each (list t read by thread t); block of kThreads.
+template <int K>
+__device__ void mergeLists(const float* lv, const int* lt, int lists, float* ov, int* ot) {
+  __shared__ float wv[kThreads / 32];
+  __shared__ int wt[kThreads / 32], ww[kThreads / 32];
+  __shared__ int winner;
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  int pos = 0;
+  for (int r = 0; r < K; ++r) {
+    float v = -INFINITY;
+    int tok = INT_MAX, who = tid;
+    if (tid < lists && pos < K) {
+      const int t = lt[tid * K + pos];
+      if (t >= 0) {
+        v = lv[tid * K + pos];
+        tok = t;
+      }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+      const float v2 = __shfl_xor_sync(0xffffffffu, v, o);
+      const int t2 = __shfl_xor_sync(0xffffffffu, tok, o);
+      const int w2 = __shfl_xor_sync(0xffffffffu, who, o);
+      if (better(v2, t2, v, tok) || (v2 == v && t2 == tok && w2 < who)) {
+        v = v2;
+        tok = t2;
+        who = w2;
+      }
+    }
+    if (lane == 0) {
+      wv[warp] = v;
+      wt[warp] = tok;
+      ww[warp] = who;
+    }
+    __syncthreads();
+    if (tid == 0) {
+      float bv = wv[0];
+      int bt = wt[0], bw = ww[0];
+      for (int w = 1; w < kThreads / 32; ++w)
+        if (better(wv[w], wt[w], bv, bt)) {
+          bv = wv[w];
+          bt = wt[w];
+          bw = ww[w];
+        }
+      const bool empty = bt == INT_MAX;
+      ov[r] = empty ? -INFINITY : bv;
+      ot[r] = empty ? -1 : bt;
+      winner = empty ? -1 : bw;
+    }
+    __syncthreads();
+    if (tid == winner) ++pos;
+  }
+}
+
+template <int K>
+__global__ void partialKernel(const float* __restrict__ logits, int vocab, int chunk, int chunks, float* __restrict__ partial) {
+  __shared__ float sv[kThreads * K];
+  __shared__ int stok[kThreads * K];
+  __shared__ float sm[kThreads / 32], ss[kThreads / 32];
+  const int row = blockIdx.y, c = blockIdx.x, tid = threadIdx.x;
+  const float* x = logits + static_cast<size_t>(row) * vocab;
+  const int begin = c * chunk, end = min(vocab, begin + chunk);
+  float m = -INFINITY, s = 0.f;
+  float tv[K];
+  int tt[K];
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    tv[j] = -INFINITY;
+    tt[j] = INT_MAX;
+  }
+  for (int i = begin + tid; i < end; i += kThreads) {
+    const float v = x[i];
+    if (v == -INFINITY || v != v) continue;
+    if (v > m) {
+      s = (m == -INFINITY ? 0.f : s * expf(m - v)) + 1.f;
+      m = v;
+    } else {
+      s += expf(v - m);
+    }
+    if (v > tv[K - 1]) {
+      float cv = v;
+      int ct = i;
+#pragma unroll
+      for (int j = 0; j < K; ++j)
+        if (better(cv, ct, tv[j], tt[j])) {
+          const float xv = tv[j];
+          const int xt = tt[j];
+          tv[j] = cv;
+          tt[j] = ct;
+          cv = xv;
+          ct = xt;
+        }
+    }
+  }
+  // Block statistics: a fixed combination order (deterministic).
+  for (int o = 16; o > 0; o >>= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+    const float s2 = __shfl_xor_sync(0xffffffffu, s, o);
+    combine(m, s, m2, s2);
+  }
+  if (tid % 32 == 0) {
+    sm[tid / 32] = m;
+    ss[tid / 32] = s;
+  }
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    sv[tid * K + j] = tv[j];
+    stok[tid * K + j] = tt[j] == INT_MAX ? -1 : tt[j];
+  }
+  __syncthreads();
+  float* out = partial + (static_cast<size_t>(row) * chunks + c) * (2 + 2 * K);
+  if (tid == 0) {
+    float bm = sm[0], bs = ss[0];
+    for (int w = 1; w < kThreads / 32; ++w) combine(bm, bs, sm[w], ss[w]);
+    out[0] = bm;
+    out[1] = bs;
+  }
+  mergeLists<K>(sv, stok, kThreads, out + 2, reinterpret_cast<int*>(out + 2 + K));
+}
+
+template <int K>
+__global__ void finalKernel(const float* __restrict__ logits, int rows, int vocab, int chunks,
+                            const float* __restrict__ partial, const int* __restrict__ specialIds, int cap,
+                            float* __restrict__ out) {
+  __shared__ float lv[kMaxChunks * K];
+  __shared__ int lt[kMaxChunks * K];
+  const int row = blockIdx.x, tid = threadIdx.x;
+  const float* p = partial + static_cast<size_t>(row) * chunks * (2 + 2 * K);
+  for (int i = tid; i < chunks * K; i += kThreads) {
+    const int c = i / K, j = i % K;
+    lv[i] = p[c * (2 + 2 * K) + 2 + j];
+    lt[i] = reinterpret_cast<const int*>(p + c * (2 + 2 * K) + 2 + K)[j];
+  }
+  if (tid == 0) {
+    float m = -INFINITY, s = 0.f;
+    for (int c = 0; c < chunks; ++c) combine(m, s, p[c * (2 + 2 * K)], p[c * (2 + 2 * K) + 1]);
+    out[row * 2] = m;
+    out[row * 2 + 1] = s;
+  }
+  __syncthreads();
+  float* values = out + static_cast<size_t>(rows) * 2;
+  int* tokens = reinterpret_cast<int*>(values + static_cast<size_t>(rows) * K);
+  mergeLists<K>(lv, lt, chunks, values + static_cast<size_t>(row) * K, tokens + static_cast<size_t>(row) * K);
+  if (cap > 0) {
+    float* special = reinterpret_cast<float*>(tokens + static_cast<size_t>(rows) * K);
+    for (int j = tid; j < cap; j += kThreads) {
+      const int id = specialIds[row * cap + j];
+      special[row * cap + j] = id >= 0 && id < vocab ? logits[static_cast<size_t>(row) * vocab + id] : 0.f;
+    }
+  }
+}
+
+int chunkSize(int vocab) {
+  const int perChunk = (vocab + kMaxChunks - 1) / kMaxChunks;
+  const int rounded = (perChunk + kThreads - 1) / kThreads * kThreads;
+  return rounded < 1024 ? 1024 : rounded;
+}
+
+template <int K>
+void run(const float* logits, int rows, int vocab, const int* specialIds, int cap, float* partial, float* out,
+         cudaStream_t st) {
+  const int chunk = chunkSize(vocab);
+  const int chunks = (vocab + chunk - 1) / chunk;
+  partialKernel<K><<<dim3(chunks, rows), kThreads, 0, st>>>(logits, vocab, chunk, chunks, partial);
+  GLOSSA_CUDA_LAUNCHED();
+  finalKernel<K><<<rows, kThreads, 0, st>>>(logits, rows, vocab, chunks, partial, specialIds, cap, out);
+  GLOSSA_CUDA_LAUNCHED();
+}
+
+}  // namespace
+
+std::size_t rowSearchPartialFloats(int rows, int vocab, int k) {
+  const int chunk = chunkSize(vocab);
+  const int chunks = (vocab + chunk - 1) / chunk;
+  return static_cast<std::size_t>(rows) * chunks * (2 + 2 * k);
+}
+
+void rowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds, int cap, float* partial,
+               std::size_t partialFloats, float* out, cudaStream_t st) {
+  if (rows <= 0) return;
+  if (partialFloats < rowSearchPartialFloats(rows, vocab, k)) throw std::logic_error("row search: partial buffer too small");
+  switch (k) {
+    case 1: return run<1>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    case 2: return run<2>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    case 4: return run<4>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    case 8: return run<8>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    case 16: return run<16>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    case 32: return run<32>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    default: throw std::logic_error("row search: k must be a power of two <= 32");
+  }
+}
+
+}  // namespace cuda
+}  // namespace glossa

@@ -11,6 +11,7 @@ import { join } from "node:path";
 
 import { Engine } from "../src/engine/engine.js";
 import { EngineError, type DecodeOptions, type GenerateRequest } from "../src/engine/types.js";
+import { nativeAddon } from "../src/engine/native.js";
 import { writeTinyModel } from "./fixtures/tiny-mbart.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "glossa-engine-"));
@@ -150,6 +151,20 @@ test("the device-search path (row reductions, sparse logits processors) gives th
   }
   host.dispose();
   dev.dispose();
+});
+
+test("device cuda: refused with the reason where no GPU is usable; CUDA tests run where one is", async (t) => {
+  const status = nativeAddon().cudaStatus();
+  if (status.available) {
+    t.skip("a CUDA device is usable here: see test/engine-cuda.test.ts");
+    return;
+  }
+  await assert.rejects(Engine.load({ modelDir: MODEL, device: "cuda", kvBlocks: 64 }), (e: Error) => {
+    assert.ok(e instanceof EngineError);
+    assert.ok(e.message.includes("device cuda is not usable") && e.message.includes(status.reason), e.message);
+    return true;
+  });
+  await assert.rejects(Engine.load({ modelDir: MODEL, device: "tpu" }), /cpu, cuda or cuda:N/);
 });
 
 test("thread count does not change results", async () => {

@@ -164,3 +164,17 @@ test("settings: env then flags, validated", () => {
   assert.throws(() => loadSettings({}, ["--bogus", "1"]), SettingsError);
   assert.throws(() => loadSettings({}, ["--port"]), SettingsError);
 });
+
+test("settings: GLOSSA_DEVICE / --device, GLOSSA_CUDA_COMPUTE, GLOSSA_KV_MEMORY_FRACTION", () => {
+  const d = loadSettings({}, []);
+  assert.equal(d.device, "cpu");
+  assert.equal(d.kvMemoryFraction, 0.9);
+  const s = loadSettings({ GLOSSA_DEVICE: "cuda", GLOSSA_KV_MEMORY_FRACTION: "0.5" }, ["--device", "cuda:1", "--cuda-compute=f32"]);
+  assert.equal(s.device, "cuda:1");
+  assert.equal(s.cudaCompute, "f32");
+  assert.equal(s.kvMemoryFraction, 0.5);
+  assert.throws(() => loadSettings({ GLOSSA_DEVICE: "gpu" }, []), /cpu, cuda or cuda:N/);
+  assert.throws(() => loadSettings({}, ["--kv-memory-fraction", "1.5"]), /\(0, 1\]/);
+  assert.throws(() => loadSettings({}, ["--kv-memory-fraction", "0"]), SettingsError);
+  assert.throws(() => loadSettings({}, ["--cuda-compute", "f8"]), SettingsError);
+});

@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
+import type { DeviceMemory } from "../engine/types.js";
 import type { Language } from "../languages.js";
 import { AccessGate, countCharacters, glossaRefusal, keyFromAuthorization, libreRefusal, type Grant } from "./access.js";
 import type { ApiDescription } from "./api-description.js";
@@ -22,6 +23,8 @@ import { webRoutes } from "./routes/ui.js";
 export interface AppDeps extends FlowDeps {
   /** Names of the engines loaded now (the reference first), for /ready. */
   engines?: () => string[];
+  /** Device memory of the reference engine when it runs on a GPU (/ready). */
+  deviceMemory?: () => DeviceMemory | undefined;
   log: (msg: string, err?: unknown) => void;
   /** Receives one record per request (the access log); none when absent. */
   access?: (record: AccessRecord) => void;
@@ -121,6 +124,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       threads: info.threads,
       max_source_tokens: info.maxSourceTokens,
       engines: deps.engines?.() ?? [],
+      device: info.device ?? "cpu",
+      ...(info.deviceName && info.device !== "cpu" ? { device_name: info.deviceName } : {}),
+      ...(info.kvBlocks !== undefined ? { kv_blocks: info.kvBlocks } : {}),
+      ...(() => {
+        const m = deps.deviceMemory?.();
+        return m ? { device_memory: { total_bytes: m.totalBytes, free_bytes: m.freeBytes, engine_bytes: m.usedBytes } } : {};
+      })(),
     });
   });
 

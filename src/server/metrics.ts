@@ -5,7 +5,7 @@
  * text format 0.0.4; names and types pass `promtool check metrics` (test/observability.test.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { PoolStats } from "../engine/types.js";
+import type { DeviceMemory, PoolStats } from "../engine/types.js";
 import type { GroupOutcome, SchedulerObserver, SchedulerSnapshot, StepReport } from "../scheduler/scheduler.js";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -18,6 +18,8 @@ const STEP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 export interface MetricsSources {
   scheduler(): SchedulerSnapshot | undefined;
   pool(): PoolStats | undefined;
+  /** Device memory of the reference engine when it runs on a GPU. */
+  deviceMemory?(): DeviceMemory | undefined;
 }
 
 let processRegistry: Registry | undefined;
@@ -60,6 +62,7 @@ export class ServerMetrics implements SchedulerObserver {
   readonly kvBlocksFree: Gauge;
   readonly kvBlocksCapacity: Gauge;
   readonly ready: Gauge;
+  readonly deviceMemory: Gauge<"kind">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -166,6 +169,19 @@ export class ServerMetrics implements SchedulerObserver {
       registers,
       collect() {
         this.set(sources.pool()?.totalBlocks ?? 0);
+      },
+    });
+    this.deviceMemory = new Gauge({
+      name: "glossa_device_memory_bytes",
+      help: "GPU memory of the engine's device: total, free, and held by the engine (weights, KV pool, scratch).",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        const m = sources.deviceMemory?.();
+        if (!m) return;
+        this.set({ kind: "total" }, m.totalBytes);
+        this.set({ kind: "free" }, m.freeBytes);
+        this.set({ kind: "engine" }, m.usedBytes);
       },
     });
     this.ready = new Gauge({ name: "glossa_ready", help: "1 when the engine is loaded and the server accepts translations.", registers });

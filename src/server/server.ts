@@ -8,11 +8,11 @@ import { basename } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { Directions } from "../engine/directions.js";
-import { Engine } from "../engine/engine.js";
+import { Engine, type EngineLoadOptions } from "../engine/engine.js";
 import { LANGUAGES } from "../languages.js";
 import { MBartTokenizer } from "../tokenizer/mbart.js";
 import { describeDecodeDefaults, resolveDecodeDefaults } from "../engine/decode-defaults.js";
-import type { DecodeOptions, PoolStats, StepEngine } from "../engine/types.js";
+import type { DecodeOptions, DeviceMemory, PoolStats, StepEngine } from "../engine/types.js";
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
 import type { AccessRecord } from "./access-log.js";
 import { AccessGate } from "./access.js";
@@ -82,12 +82,24 @@ export interface ShutdownReport {
 }
 
 
+/** The engine options of GLOSSA_DEVICE / GLOSSA_CUDA_COMPUTE / GLOSSA_KV_MEMORY_FRACTION. */
+function deviceOptions(settings: ServerSettings): Pick<EngineLoadOptions, "device" | "compute" | "kvMemoryFraction"> {
+  return settings.device === "cpu" ? {} : { device: settings.device, compute: settings.cudaCompute, kvMemoryFraction: settings.kvMemoryFraction };
+}
+
+/** Device memory of the reference engine (CUDA), for /ready and /metrics. */
+function deviceMemoryOf(engine: StepEngine | undefined): DeviceMemory | undefined {
+  const e = engine as (StepEngine & { deviceMemory?: () => DeviceMemory }) | undefined;
+  return e?.deviceMemory && e.info.device && e.info.device !== "cpu" ? e.deviceMemory() : undefined;
+}
+
 /** Loads the engine (src/engine/engine.ts) and tokenizer (src/tokenizer/mbart.ts) for the settings' model. */
 export async function loadBackend(settings: ServerSettings): Promise<Backend> {
   const tokenizer = await MBartTokenizer.fromDir(settings.modelDir);
   const engine = await Engine.load({
     modelDir: settings.modelDir,
     threads: settings.threads,
+    ...deviceOptions(settings),
     ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
     ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
   });
@@ -210,6 +222,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const metrics = new ServerMetrics({
     scheduler: () => (router ? sumSnapshots(router.loadedSlots()) : undefined),
     pool: () => (router ? sumPools(router.loadedSlots()) : undefined),
+    deviceMemory: () => deviceMemoryOf(backend?.engine),
   });
   const observer: SchedulerObserver = {
     onStep: (r) => {
@@ -241,6 +254,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     modelName: () => backend?.modelName,
     directions: () => directions,
     engines: () => router?.loadedSlots().map((s) => s.name) ?? [],
+    deviceMemory: () => deviceMemoryOf(backend?.engine),
     retryAfterSeconds: () => {
       const queued = router ? sumSnapshots(router.loadedSlots()).queued : 0;
       const rate = meter.perSecond();
@@ -312,6 +326,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           modelDir: settings.modelDir,
           enginePath: file,
           threads: settings.threads,
+          ...deviceOptions(settings),
           ...(settings.kvBlocks !== undefined ? { kvBlocks: settings.kvBlocks } : {}),
           ...(settings.blockSize !== undefined ? { blockSize: settings.blockSize } : {}),
         });

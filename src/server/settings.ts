@@ -73,10 +73,16 @@ export interface ServerSettings {
   requireKeys: boolean;
   /** CORS: "*" (any origin, LibreTranslate's default), a comma-separated list of origins, or "none". */
   corsOrigins: string;
+  /** Where the engines compute: "cpu", "cuda" or "cuda:N" (the CUDA backend; needs a GPU build). */
+  device: string;
+  /** CUDA compute precision of float weights: "f16", "bf16" or "f32" (exact mode). */
+  cudaCompute: "f16" | "bf16" | "f32";
+  /** CUDA without kvBlocks: the KV pool takes this fraction of the device memory free after the weights. */
+  kvMemoryFraction: number;
 }
 
 /** "db": GLOSSA_DB, a SQLite file path (resolved) or a postgres:// URL (kept as given). */
-type Kind = "int" | "string" | "path" | "list" | "db" | "bool";
+type Kind = "int" | "string" | "path" | "list" | "db" | "bool" | "device" | "fraction";
 
 interface SettingSpec {
   key: keyof ServerSettings;
@@ -121,6 +127,9 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "logFormat", env: "GLOSSA_LOG_FORMAT", flag: "--log-format", kind: "string", allowed: new Set(["text", "json"]) },
   { key: "requireKeys", env: "GLOSSA_REQUIRE_KEYS", flag: "--require-keys", kind: "bool" },
   { key: "corsOrigins", env: "GLOSSA_CORS_ORIGINS", flag: "--cors-origins", kind: "string" },
+  { key: "device", env: "GLOSSA_DEVICE", flag: "--device", kind: "device" },
+  { key: "cudaCompute", env: "GLOSSA_CUDA_COMPUTE", flag: "--cuda-compute", kind: "string", allowed: new Set(["f16", "bf16", "f32"]) },
+  { key: "kvMemoryFraction", env: "GLOSSA_KV_MEMORY_FRACTION", flag: "--kv-memory-fraction", kind: "fraction" },
 ];
 
 export function defaultSettings(): ServerSettings {
@@ -156,6 +165,9 @@ export function defaultSettings(): ServerSettings {
     logFormat: "text",
     requireKeys: false,
     corsOrigins: "*",
+    device: "cpu",
+    cudaCompute: "f16",
+    kvMemoryFraction: 0.9,
   };
 }
 
@@ -172,6 +184,16 @@ function parseValue(spec: SettingSpec, raw: string, from: string): string | numb
       if (spec.allowed && !spec.allowed.has(x)) throw new SettingsError(`${from}: "${x}" is not allowed; allowed: ${[...spec.allowed].join(", ")}`);
     }
     return items;
+  }
+  if (spec.kind === "device") {
+    const t = raw.trim();
+    if (!/^(cpu|cuda|cuda:\d{1,3})$/.test(t)) throw new SettingsError(`${from}: expected cpu, cuda or cuda:N, got "${raw}"`);
+    return t;
+  }
+  if (spec.kind === "fraction") {
+    const n = Number(raw.trim());
+    if (raw.trim() === "" || !(n > 0 && n <= 1)) throw new SettingsError(`${from}: expected a number in (0, 1], got "${raw}"`);
+    return n;
   }
   if (spec.kind === "int") {
     const t = raw.trim();

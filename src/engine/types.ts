@@ -49,6 +49,8 @@ export interface GenerateResult {
   /** Beam score (length-normalised sum of log-probs); for greedy, the sum of log-probs. */
   score: number;
   finishReason: FinishReason;
+  /** Beam search: the other finished hypotheses (n-best), best first, same form as `ids`; absent for greedy. */
+  alternatives?: Array<{ ids: number[]; score: number; finishReason: FinishReason }>;
 }
 
 export interface ModelInfo {

@@ -295,6 +295,18 @@ class StepWorker : public Napi::AsyncWorker {
       r.Set("ids", intArray(env, g.ids));
       r.Set("score", Napi::Number::New(env, g.score));
       r.Set("finishReason", g.finishedByEos ? "eos" : "length");
+      if (!g.alternatives.empty()) {
+        Napi::Array alts = Napi::Array::New(env, g.alternatives.size());
+        for (std::size_t k = 0; k < g.alternatives.size(); ++k) {
+          const AlternativeResult& h = g.alternatives[k];
+          Napi::Object a = Napi::Object::New(env);
+          a.Set("ids", intArray(env, h.ids));
+          a.Set("score", Napi::Number::New(env, h.score));
+          a.Set("finishReason", h.finishedByEos ? "eos" : "length");
+          alts.Set(static_cast<uint32_t>(k), a);
+        }
+        r.Set("alternatives", alts);
+      }
       Napi::Object f = Napi::Object::New(env);
       f.Set("id", Napi::Number::New(env, static_cast<double>(result_.finished[i].first)));
       f.Set("result", r);

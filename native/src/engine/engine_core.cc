@@ -476,6 +476,11 @@ bool EngineCore::advanceBeams(Request& r, const std::vector<std::vector<BeamCand
   if (!r.finished.empty()) {
     result.ids = r.finished[0].tokens;
     result.score = r.finished[0].score;
+    for (std::size_t k = 1; k < r.finished.size(); ++k) {
+      Hypothesis& h = r.finished[k];
+      const bool eos = !h.tokens.empty() && h.tokens.back() == cfg_.eosId;
+      result.alternatives.push_back(AlternativeResult{std::move(h.tokens), h.score, eos});
+    }
   } else {
     result.ids = r.beams.at(0).tokens;
     result.score = lengthNormalised(r.beams[0].score, newLen - 1, o.lengthPenalty);

@@ -39,10 +39,19 @@ struct GenerateRequest {
   DecodeOptions options;
 };
 
+// One finished hypothesis of a beam search other than the best (n-best lists).
+struct AlternativeResult {
+  std::vector<int> ids;
+  float score = 0.f;
+  bool finishedByEos = false;
+};
+
 struct GenerateResult {
   std::vector<int> ids;
   float score = 0.f;
   bool finishedByEos = false;
+  // Beam search: the other finished hypotheses, best first; empty for greedy.
+  std::vector<AlternativeResult> alternatives;
 };
 
 struct StepResult {

@@ -7,12 +7,14 @@ import { Hono, type Context } from "hono";
 import type { DeviceMemory } from "../engine/types.js";
 import type { Language } from "../languages.js";
 import { AccessGate, countCharacters, glossaRefusal, keyFromAuthorization, libreRefusal, type Grant } from "./access.js";
-import type { ApiDescription } from "./api-description.js";
-import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "./body.js";
+import { ApiDescription } from "./api-description.js";
+import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, parseMultipartBody, readBodyBytes } from "./body.js";
 import { corsMiddleware } from "./cors.js";
 import { HttpError } from "./http-error.js";
 import { noteRequest, requestIdFrom, type AccessRecord, type AppEnv } from "./access-log.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
+import { libreFileRoutes } from "./routes/libretranslate.js";
+import { describeServerRoutes, openapiRoutes } from "./routes/openapi.js";
 import type { ServerSettings } from "./settings.js";
 import { parseTranslateBody, type TranslateCall } from "./translate-request.js";
 import { drainingError, schedulerHttpError, startTranslation, type FlowDeps, type StartedTranslation } from "./translate-flow.js";
@@ -43,6 +45,8 @@ export interface GlossaTranslation {
   tokens: number;
   /** "length" when a segment stopped at max_new_tokens. */
   finish_reason: "eos" | "length";
+  /** Other translations (options.alternatives: N), from the beam search's n-best list. */
+  alternatives?: string[];
 }
 
 export interface GlossaResponse {
@@ -206,7 +210,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.all("/detect", (c) => jsonError(c, 405, "use POST /detect", { allow: "POST" }));
 
   app.route("/", webRoutes({ settings, log: deps.log })); // web pages, /frontend/settings, /api/dashboard
-  app.route("/", deeplRoutes({ flow: deps, keys, ...(deps.api ? { api: deps.api } : {}) }));
+  // One description of every route, generated from the schemas that validate requests (/openapi.json, /docs).
+  const api = deps.api ?? new ApiDescription();
+  describeServerRoutes(api, settings);
+  app.route("/", deeplRoutes({ flow: deps, keys, api }));
+  app.route("/", libreFileRoutes({ flow: deps, keys }));
+  app.route("/", openapiRoutes({ api }));
 
   return app;
 }
@@ -239,6 +248,7 @@ async function readBody(req: Request, settings: ServerSettings): Promise<unknown
   const contentType = req.headers.get("content-type");
   bodyFormat(contentType, ""); // refuse unsupported types before reading the body
   const bytes = await readBodyBytes(req, settings.maxBodyBytes);
+  if (bodyFormat(contentType, "") === "multipart") return (await parseMultipartBody(bytes, contentType!)).fields;
   const text = decodeUtf8(bytes);
   return bodyFormat(contentType, text) === "json" ? parseJsonBody(text) : parseFormBody(text);
 }
@@ -259,9 +269,13 @@ function formatAnswer(call: TranslateCall, results: readonly TextTranslation[], 
   if (call.shape === "libre") {
     const translatedText = call.single ? results[0]!.text : results.map((r) => r.text);
     const via = pivot ? { pivot: pivot.iso } : {};
-    if (!detected) return { translatedText, ...via };
+    // LibreTranslate answers `alternatives` only when asked: string[] for one text, string[][] for several.
+    const alternatives = call.overrides.alternatives
+      ? { alternatives: call.single ? (results[0]!.alternatives ?? []) : results.map((r) => r.alternatives ?? []) }
+      : {};
+    if (!detected) return { translatedText, ...alternatives, ...via };
     const detectedLanguage = { language: source.iso, confidence };
-    return { translatedText, detectedLanguage: call.single ? detectedLanguage : results.map(() => detectedLanguage), ...via };
+    return { translatedText, detectedLanguage: call.single ? detectedLanguage : results.map(() => detectedLanguage), ...alternatives, ...via };
   }
   const answer: GlossaResponse = {
     translations: results.map((r) => ({
@@ -269,6 +283,7 @@ function formatAnswer(call: TranslateCall, results: readonly TextTranslation[], 
       ...(detected ? { detected_source_language: source.iso } : {}),
       tokens: r.tokens,
       finish_reason: r.finishReason,
+      ...(call.overrides.alternatives ? { alternatives: r.alternatives ?? [] } : {}),
     })),
     source_lang: source.iso,
     target_lang: call.target.iso,

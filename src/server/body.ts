@@ -55,7 +55,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-export type BodyFormat = "json" | "form";
+export type BodyFormat = "json" | "form" | "multipart";
 
 /**
  * The body's format from its Content-Type: JSON for application/json, *+json, text/plain (fetch's default for
@@ -67,10 +67,53 @@ export function bodyFormat(contentType: string | null, text: string): BodyFormat
   const mime = contentType.split(";")[0]!.trim().toLowerCase();
   if (mime === "application/json" || mime.endsWith("+json") || mime === "text/plain") return "json";
   if (mime === "application/x-www-form-urlencoded") return text.trimStart().startsWith("{") ? "json" : "form";
+  // LibreTranslate's web page and its file upload send multipart/form-data.
+  if (mime === "multipart/form-data") return "multipart";
   throw new HttpError(
     415,
-    `unsupported content type "${mime.slice(0, 100)}": send application/json or application/x-www-form-urlencoded`,
+    `unsupported content type "${mime.slice(0, 100)}": send application/json, application/x-www-form-urlencoded or multipart/form-data`,
   );
+}
+
+/** A multipart/form-data body: text fields (a repeated name becomes an array) and uploaded files. */
+export interface MultipartBody {
+  fields: Record<string, string | string[]>;
+  files: Record<string, File>;
+}
+
+/**
+ * Parses a multipart/form-data body already read within the size limit (the runtime's own parser, undici's
+ * Request.formData). Field values must be valid UTF-8 like every other body; files are returned as they are.
+ */
+export async function parseMultipartBody(bytes: Uint8Array, contentType: string): Promise<MultipartBody> {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    throw new HttpError(400, "malformed multipart/form-data body");
+  }
+  const fields: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  const files: Record<string, File> = Object.create(null) as Record<string, File>;
+  for (const [name, value] of form) {
+    if (typeof value !== "string") {
+      files[name] = value;
+      continue;
+    }
+    if (value.includes("\ufffd") && !isValidUtf8Field(bytes, value)) throw new HttpError(400, "request body is not valid UTF-8");
+    const prev = fields[name];
+    if (prev === undefined) fields[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else fields[name] = [prev, value];
+  }
+  return { fields, files };
+}
+
+/** A field holding U+FFFD is valid only if the body itself spelled U+FFFD (else it was a decoding repair). */
+function isValidUtf8Field(bytes: Uint8Array, value: string): boolean {
+  const replacement = (value.match(/\ufffd/g) ?? []).length;
+  let spelled = 0;
+  for (let i = 0; i + 2 < bytes.length; i++) if (bytes[i] === 0xef && bytes[i + 1] === 0xbf && bytes[i + 2] === 0xbd) spelled++;
+  return spelled >= replacement;
 }
 
 /** Most nesting accepted in a JSON body; deeper documents are refused before parsing. */

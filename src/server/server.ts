@@ -16,6 +16,8 @@ import type { DecodeOptions, DeviceMemory, PoolStats, StepEngine } from "../engi
 import { BatchScheduler, type SchedulerObserver, type SchedulerSnapshot, type StepReport } from "../scheduler/scheduler.js";
 import type { AccessRecord } from "./access-log.js";
 import { AccessGate } from "./access.js";
+import type { AppEnv } from "./access-log.js";
+import { ApiDescription } from "./api-description.js";
 import { LanguageDetector } from "./detect.js";
 import { createApp, mountAdmin } from "./app.js";
 import { calibAdminRoutes } from "./routes/calib-admin.js";
@@ -68,6 +70,10 @@ export interface RunningServer {
   /** Resolves when the engine is loaded and /ready answers 200; rejects when loading failed. */
   readonly ready: Promise<void>;
   readonly metrics: ServerMetrics;
+  /** The routes served (for inspection: tests check each is described). */
+  readonly app: Hono<AppEnv>;
+  /** The description /openapi.json is generated from. */
+  readonly api: ApiDescription;
   scheduler(): BatchScheduler | undefined;
   /**
    * Shuts down: /ready answers 503 and new work is refused at once (503, Connection: close); running
@@ -241,7 +247,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // API keys (GLOSSA_REQUIRE_KEYS): opens the registry now, so a broken database fails the start, not a request.
   const keys = await AccessGate.open({ required: settings.requireKeys, dbPath: settings.dbPath, log });
   const detector = await LanguageDetector.load();
+  const api = new ApiDescription();
   const app = createApp({
+    api,
     settings,
     metrics,
     keys,
@@ -390,5 +398,5 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     return closed;
   };
 
-  return { url, port: address.port, ready, metrics, scheduler: () => router?.reference.scheduler, close };
+  return { url, port: address.port, ready, metrics, app, api, scheduler: () => router?.reference.scheduler, close };
 }

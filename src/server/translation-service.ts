@@ -33,6 +33,8 @@ export interface TextTranslation {
   tokens: number;
   /** "length" when any of its segments hit max_new_tokens. */
   finishReason: "eos" | "length";
+  /** Other translations from the beam search's n-best lists (when asked): distinct, none equal to `text`. */
+  alternatives?: string[];
 }
 
 export interface ServiceConfig {
@@ -76,6 +78,8 @@ export interface PreparedCall {
   /** For each segment, the index of the text it belongs to. */
   segmentText: number[];
   joiner: string;
+  /** Alternatives asked for each text (0: none). */
+  alternatives: number;
 }
 
 export interface RunOptions {
@@ -110,7 +114,9 @@ export class TranslationService {
       const doc = prepareHtml(text, { attributes: call.htmlAttributes, unspaced: call.target.script === "Han" });
       return { sources: doc.sources, compose: (u: string[]) => doc.compose(u) };
     });
-    return this.prepareUnits(texts, source, target, call.overrides);
+    // Alternatives come from the pass that writes the target: a pivot's first pass keeps one beam set.
+    const overrides = target === call.target ? call.overrides : { ...call.overrides, alternatives: undefined };
+    return this.prepareUnits(texts, source, target, overrides);
   }
 
   /**
@@ -182,7 +188,7 @@ export class TranslationService {
       }
       prepared.push({ units: textUnits, compose: text.compose });
     }
-    return { texts: prepared, requests, segmentText, joiner: target.script === "Han" ? "" : " " };
+    return { texts: prepared, requests, segmentText, joiner: target.script === "Han" ? "" : " ", alternatives: overrides.alternatives ?? 0 };
   }
 
   /** Submits one pass and resolves with every segment's decoded text (the first pass of a pivot). */
@@ -236,8 +242,35 @@ export class TranslationService {
         tokens += Math.max(0, r.ids.length - 1);
         if (r.finishReason === "length") finishReason = "length";
       });
-      return { text: this.render(prepared, t, decoded), tokens, finishReason };
+      const text = this.render(prepared, t, decoded);
+      if (prepared.alternatives === 0) return { text, tokens, finishReason };
+      return { text, tokens, finishReason, alternatives: this.alternativesOf(prepared, results, decoded, t, text) };
     });
+  }
+
+  /**
+   * The text's alternatives: the k-th one puts every segment's k-th other hypothesis in place (a segment with
+   * fewer keeps its best), rendered like the main text; duplicates and copies of the main text are dropped.
+   */
+  private alternativesOf(prepared: PreparedCall, results: readonly GenerateResult[], best: readonly string[], t: number, text: string): string[] {
+    const out: string[] = [];
+    const seen = new Set([text]);
+    for (let k = 0; k < prepared.alternatives; k++) {
+      let any = false;
+      const decoded = best.map((d, seg) => {
+        const alt = prepared.segmentText[seg] === t ? results[seg]?.alternatives?.[k] : undefined;
+        if (!alt) return d;
+        any = true;
+        return this.decode(alt.ids, prepared.requests[seg]!.forcedBosId);
+      });
+      if (!any) break;
+      const candidate = this.render(prepared, t, decoded);
+      if (!seen.has(candidate)) {
+        seen.add(candidate);
+        out.push(candidate);
+      }
+    }
+    return out;
   }
 
   /** Text of generated ids; "" when they hold only special tokens (decoder start, codes, </s>, padding...). */

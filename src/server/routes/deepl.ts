@@ -14,7 +14,7 @@ import { Hono, type Context } from "hono";
 import { parseLanguageTag, resolveLanguage, type Language } from "../../languages.js";
 import { countCharacters, keyFromAuthorization, type AccessGate, type Refusal } from "../access.js";
 import { describeIssue, z, type ApiDescription } from "../api-description.js";
-import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../body.js";
+import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, parseMultipartBody, readBodyBytes } from "../body.js";
 import { HttpError } from "../http-error.js";
 import type { TranslateCall } from "../translate-request.js";
 import { startTranslation, type FlowDeps } from "../translate-flow.js";
@@ -164,6 +164,7 @@ async function readParams(req: Request, maxBytes: number): Promise<Params> {
   bodyFormat(contentType, ""); // 415 before reading a body of another type
   const bytes = await readBodyBytes(req, maxBytes);
   if (bytes.length === 0) return params;
+  if (bodyFormat(contentType, "") === "multipart") return { ...params, ...(await parseMultipartBody(bytes, contentType!)).fields };
   const text = decodeUtf8(bytes);
   const body = bodyFormat(contentType, text) === "json" ? parseJsonBody(text) : parseFormBody(text);
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "Invalid request: the body must be a JSON object");

@@ -102,6 +102,8 @@ export function webRoutes(deps: WebDeps): Hono {
       frontendTimeout: 700,
       apiKeys: deps.settings.requireKeys,
       keyRequired: deps.settings.requireKeys,
+      // The most alternatives a translation may ask for (n-best beams: beam size up to GLOSSA_MAX_BEAM).
+      alternatives: Math.max(0, deps.settings.maxBeam - 1),
       suggestions: false,
       filesTranslation: true,
       supportedFilesFormat: PAGE_FILE_FORMATS,

@@ -281,19 +281,36 @@ export function describeServerRoutes(api: ApiDescription, settings: ServerSettin
     method: "post",
     path: "/admin/calib-data/sample",
     tags: ["Admin"],
-    summary: "Sample a calibration set",
+    summary: "Sample a calibration set (runs as a job in a worker thread)",
     security: admin,
     request: { body: { content: loose } },
-    responses: { 200: { description: "The new set", content: loose }, ...adminErrors },
+    responses: { 202: { description: "The job (follow it at /admin/jobs/{id})", content: loose }, ...adminErrors },
   });
   api.describe({
     method: "post",
     path: "/admin/calib-data/{set}/exclude",
     tags: ["Admin"],
-    summary: "Exclude members from a calibration set",
+    summary: "Exclude members from a calibration set (runs as a job in a worker thread)",
     security: admin,
     request: { params: z.object({ set: z.string() }), body: { content: loose } },
-    responses: { 200: { description: "The changed set", content: loose }, ...adminErrors },
+    responses: { 202: { description: "The job (follow it at /admin/jobs/{id})", content: loose }, ...adminErrors },
+  });
+  api.describe({
+    method: "get",
+    path: "/admin/jobs",
+    tags: ["Admin"],
+    summary: "Admin jobs",
+    security: admin,
+    responses: { 200: { description: "The jobs", content: loose }, ...adminErrors },
+  });
+  api.describe({
+    method: "get",
+    path: "/admin/jobs/{id}",
+    tags: ["Admin"],
+    summary: "One admin job: status, log, result or error",
+    security: admin,
+    request: { params: z.object({ id: z.string() }) },
+    responses: { 200: { description: "The job", content: loose }, ...adminErrors },
   });
 }
 

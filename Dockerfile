@@ -13,7 +13,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Dependencies and the native engine first: this layer is reused until package*.json or native/ change.
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json .npmrc tsconfig.json ./
 COPY native/ native/
 COPY src/ src/
 COPY web/ web/

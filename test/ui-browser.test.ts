@@ -249,6 +249,61 @@ test("translate page: a server that requires API keys shows the key field; witho
   }
 });
 
+test("translate page: a .srt file goes through /translate_file and comes back with its numbers and timings", opts, async () => {
+  await withPage(browser, "translate-file", async (page) => {
+    await openTranslate(page);
+    await page.selectOption("#source", "en");
+    await page.selectOption("#target", "de");
+    const srt = "1\n00:00:01,000 --> 00:00:02,500\nGood morning, everybody.\n\n2\n00:00:03,000 --> 00:00:05,000\nThe meeting starts at ten.\n";
+    await page.setInputFiles("#file", { name: "meeting.srt", mimeType: "application/x-subrip", buffer: Buffer.from(srt) });
+    await page.waitForSelector("#file-result:not([hidden])", { timeout: 60_000 });
+    assert.ok(await page.locator("#error").isHidden(), (await page.locator("#error").textContent()) ?? "");
+    const link = page.locator("#file-result a.download");
+    assert.equal(await link.getAttribute("download"), "meeting.de.srt");
+    const shown = (await page.locator("#output").textContent()) ?? "";
+    const blocks = shown.trim().split(/\n\n/);
+    assert.equal(blocks.length, 2, shown);
+    assert.match(blocks[0]!, /^1\n00:00:01,000 --> 00:00:02,500\n\S/);
+    assert.match(blocks[1]!, /^2\n00:00:03,000 --> 00:00:05,000\n\S/);
+    assert.ok(!shown.includes("Good morning, everybody."), "the text lines are translated");
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    const { readFileSync } = await import("node:fs");
+    assert.equal(readFileSync((await download.path())!, "utf8"), shown, "the download is the file shown");
+  });
+});
+
+test("translate page: a file of an unsupported type shows the server's refusal", opts, async () => {
+  await withPage(browser, "translate-file-refused", async (page) => {
+    await openTranslate(page);
+    await page.selectOption("#source", "en");
+    await page.setInputFiles("#file", { name: "slides.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4 not really") });
+    await page.waitForSelector("#error:not([hidden])");
+    assert.match((await page.locator("#error").textContent()) ?? "", /^(The request was refused|Unsupported file or content type): .+/);
+  });
+});
+
+test("translate page: alternatives asked for are listed under the output; clicking one swaps it in", opts, async () => {
+  await withPage(browser, "translate-alternatives", async (page) => {
+    await openTranslate(page);
+    assert.equal(await page.locator("#alts").isVisible(), true, "offered: the server advertises alternatives");
+    await page.selectOption("#source", "en");
+    await page.selectOption("#target", "es");
+    await page.selectOption("#alts", "2");
+    await page.fill("#text", "I would like a cup of coffee, please.");
+    await page.click("#translate");
+    await waitDone(page);
+    const first = (await page.locator("#output").textContent()) ?? "";
+    const alts = page.locator("#alternatives button.alt");
+    const n = await alts.count();
+    assert.ok(n >= 1 && n <= 2, `1-2 alternatives, got ${n}`);
+    const other = (await alts.first().textContent()) ?? "";
+    assert.notEqual(other, first);
+    await alts.first().click();
+    assert.equal(await page.locator("#output").textContent(), other);
+    assert.ok((await page.locator("#alternatives button.alt").allTextContents()).includes(first), "the previous translation becomes an alternative");
+  });
+});
+
 test("translate page: over the character limit the page refuses before sending and says the limit", opts, async () => {
   await withPage(browser, "translate-limit", async (page) => {
     await openTranslate(page);

@@ -20,6 +20,7 @@ import { openQueue, type QueueTarget } from "../src/jobs/queue.js";
 import { openRegistry, type Registry } from "../src/storage/db.js";
 import { ensureReferenceEngine } from "../src/storage/engines.js";
 import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
+import { REDIS_URL as REDIS, redisSkip } from "./helpers/redis.js";
 
 const MODEL = modelDir();
 function corporaOrUndefined(): string | undefined {
@@ -32,7 +33,7 @@ function corporaOrUndefined(): string | undefined {
 const CORPORA = corporaOrUndefined();
 const skip = !existsSync(join(MODEL, "config.json")) ? `no model at ${MODEL}` : CORPORA === undefined ? "no corpora (set GLOSSA_CORPORA)" : false;
 const skipPg = skip || (await pgSkip());
-const REDIS = process.env.GLOSSA_TEST_REDIS_URL?.trim() || "redis://127.0.0.1:6379";
+const skipRedis = skip || (await redisSkip());
 const LIMIT = 48;
 
 function glossa(): string[] {
@@ -134,7 +135,7 @@ describe("evaluation shards over workers", { skip }, () => {
     return comparable(await runQueuedEvaluation(reg.db, target, { engine, entries, corporaDir: CORPORA!, limit: LIMIT, shardLines }));
   }
 
-  it("two workers on Redis give the single-process runs", async () => {
+  it("two workers on Redis give the single-process runs", { skip: skipRedis }, async () => {
     const target: QueueTarget = { url: REDIS, name: `glossa-test-${process.pid}-${Date.now().toString(36)}` };
     const location = join(tmp, "redis.sqlite");
     const reg = await openRegistry({ path: location });

@@ -135,6 +135,10 @@ export async function runQueuedEvaluation(db: RegistryDb, target: QueueTarget, r
     req.onEnqueued?.(jobs.length, describeTarget(target));
     progress.update(0, `${jobs.length} shards queued`);
     let failure: Error | undefined;
+    // waitUntilFinished adds one listener per job to the queue ("closing") and to the events: hundreds of shards
+    // wait at once by design, which Node's default limit of 10 would report as a leak.
+    queue.setMaxListeners(jobs.length + 10);
+    events.setMaxListeners(2 * jobs.length + 10);
     await Promise.all(
       jobs.map(async (job, i) => {
         const p = plan[i]!;

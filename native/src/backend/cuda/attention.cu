@@ -19,13 +19,14 @@ __device__ __forceinline__ const KT* kvAt(const KT* base, int blockSize, int lay
 template <typename KT>
 __global__ void storeKvKernel(KT* base, int blockSize, int layers, int d, int layer, const float* k, const float* v,
                               int ld, int M, const int* slotBlock, const int* slotIndex) {
-  const int m = blockIdx.y;
-  const int b = slotBlock[m], s = slotIndex[m];
-  KT* kd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 0, s));
-  KT* vd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 1, s));
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) {
-    kd[i] = fromF<KT>(k[static_cast<size_t>(m) * ld + i]);
-    vd[i] = fromF<KT>(v[static_cast<size_t>(m) * ld + i]);
+  for (int m = blockIdx.y; m < M; m += gridDim.y) {
+    const int b = slotBlock[m], s = slotIndex[m];
+    KT* kd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 0, s));
+    KT* vd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 1, s));
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) {
+      kd[i] = fromF<KT>(k[static_cast<size_t>(m) * ld + i]);
+      vd[i] = fromF<KT>(v[static_cast<size_t>(m) * ld + i]);
+    }
   }
 }
 
@@ -190,7 +191,7 @@ void pagedTyped(const KvView& kv, int layer, const float* q, int ldq, int M, con
 template <typename KT>
 void storeTyped(const KvView& kv, int layer, const float* k, const float* v, int ld, int M, const int* slotBlock,
                 const int* slotIndex, cudaStream_t st) {
-  storeKvKernel<KT><<<dim3(ceilDiv(kv.d, 256), M), 256, 0, st>>>(static_cast<KT*>(kv.base), kv.blockSize, kv.layers,
+  storeKvKernel<KT><<<dim3(ceilDiv(kv.d, 256), gridRows(M)), 256, 0, st>>>(static_cast<KT*>(kv.base), kv.blockSize, kv.layers,
                                                                   kv.d, layer, k, v, ld, M, slotBlock, slotIndex);
   GLOSSA_CUDA_LAUNCHED();
 }

@@ -56,5 +56,11 @@ __device__ __forceinline__ float warpMax(float v) {
 
 inline int ceilDiv(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
 
+// gridDim.y and gridDim.z are limited to 65535: kernels with one block row per matrix row (embeddings, KV stores,
+// gathers, search partials) launch min(rows, kMaxGridRows) and loop over rows with stride gridDim.y, so an
+// encoder step of any size (thousands of sources at once) runs.
+constexpr int kMaxGridRows = 65535;
+inline unsigned gridRows(int rows) { return static_cast<unsigned>(rows < kMaxGridRows ? rows : kMaxGridRows); }
+
 }  // namespace cuda
 }  // namespace glossa

@@ -248,11 +248,12 @@ __global__ void __launch_bounds__(kWarps * 32) stream8x8Kernel(const int8_t* __r
 template <typename WK>
 __global__ void embedKernel(WK w, const int* tokens, const int* posIds, int M, int d, float scale, const float* positions,
                             float* out) {
-  const int m = blockIdx.y;
-  const int tok = tokens[m];
-  const float* p = positions + static_cast<size_t>(posIds[m]) * d;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x)
-    out[static_cast<size_t>(m) * d + i] = w.at(tok, i) * scale + p[i];
+  for (int m = blockIdx.y; m < M; m += gridDim.y) {
+    const int tok = tokens[m];
+    const float* p = positions + static_cast<size_t>(posIds[m]) * d;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x)
+      out[static_cast<size_t>(m) * d + i] = w.at(tok, i) * scale + p[i];
+  }
 }
 
 // Dequantizes weights to T [N][K] (library GEMM of quantized layers at large M).
@@ -284,7 +285,7 @@ void stream(const WK& w, const float* x, int ldx, int M, int K, int N, float* y,
 template <typename WK>
 void embedWith(const WK& w, const int* tokens, const int* posIds, int M, int d, float scale, const float* positions,
                float* out, cudaStream_t st) {
-  embedKernel<WK><<<dim3(ceilDiv(d, 256), M), 256, 0, st>>>(w, tokens, posIds, M, d, scale, positions, out);
+  embedKernel<WK><<<dim3(ceilDiv(d, 256), gridRows(M)), 256, 0, st>>>(w, tokens, posIds, M, d, scale, positions, out);
   GLOSSA_CUDA_LAUNCHED();
 }
 

@@ -105,9 +105,10 @@ __global__ void addRowVectorKernel(float* x, int rows, size_t n, const float* v)
 }
 
 __global__ void gatherRowsKernel(const float* src, const int* rows, int n, int d, float* dst) {
-  const int r = blockIdx.y;
-  const float* s = src + static_cast<size_t>(rows[r]) * d;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) dst[static_cast<size_t>(r) * d + i] = s[i];
+  for (int r = blockIdx.y; r < n; r += gridDim.y) {
+    const float* s = src + static_cast<size_t>(rows[r]) * d;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) dst[static_cast<size_t>(r) * d + i] = s[i];
+  }
 }
 
 template <typename T>
@@ -196,7 +197,7 @@ void addRowVector(float* x, int rows, std::size_t n, const float* v, cudaStream_
 
 void gatherRows(const float* src, const int* rows, int n, int d, float* dst, cudaStream_t st) {
   if (n <= 0) return;
-  gatherRowsKernel<<<dim3(ceilDiv(d, kThreads), n), kThreads, 0, st>>>(src, rows, n, d, dst);
+  gatherRowsKernel<<<dim3(ceilDiv(d, kThreads), gridRows(n)), kThreads, 0, st>>>(src, rows, n, d, dst);
   GLOSSA_CUDA_LAUNCHED();
 }
 

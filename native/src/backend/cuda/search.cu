@@ -196,6 +196,8 @@ void run(const float* logits, int rows, int vocab, const int* specialIds, int ca
          cudaStream_t st) {
   const int chunk = chunkSize(vocab);
   const int chunks = (vocab + chunk - 1) / chunk;
+  // One block row per decoding row: the scheduler's batch (at most a few thousand rows) is far below the limit.
+  if (rows > kMaxGridRows) throw std::invalid_argument("device search over " + std::to_string(rows) + " rows (at most 65535)");
   partialKernel<K><<<dim3(chunks, rows), kThreads, 0, st>>>(logits, vocab, chunk, chunks, partial);
   GLOSSA_CUDA_LAUNCHED();
   finalKernel<K><<<rows, kThreads, 0, st>>>(logits, rows, vocab, chunks, partial, specialIds, cap, out);

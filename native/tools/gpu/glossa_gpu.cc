@@ -6,6 +6,8 @@
 //   engine-check DIR              CUDA FP32 vs CPU tokens on synthetic inputs; graphs on/off, deterministic
 //                                 batched == one by one, preemption
 //   bench DIR [options]           engine-level throughput table (tok/s, ms/step, TTFT, memory), JSON lines
+//   translate DIR CASES.json      token-id cases (bench/gpu-flores.ts) through the CUDA engine per compute mode:
+//                                 agreement with the CPU ids, outputs as JSON lines (--out, --computes, --modes)
 // Everything goes through EngineCore / Backend exactly as the N-API addon does.
 #include <algorithm>
 #include <chrono>
@@ -261,6 +263,15 @@ int conformance() {
       cpu->gatherRows(x.data(), rows.data(), 4, d, gref.data());
       gpu->gatherRows(gx->data(), dr, 4, d, gout->data());
       rep.check("gatherRows", cm, relErr(G.get(gout->data(), gref.size()), gref), 0);
+      // More rows than a grid's y dimension holds (65,535), as an encoder step over thousands of sources has.
+      std::vector<int> many(70000);
+      for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<int>((i * 7) % static_cast<std::size_t>(M));
+      const int* dm = gpu->uploadInts(many.data(), many.size());
+      auto gmany = gpu->allocate(many.size() * d);
+      std::vector<float> mref(many.size() * d);
+      cpu->gatherRows(x.data(), many.data(), static_cast<int>(many.size()), d, mref.data());
+      gpu->gatherRows(gx->data(), dm, static_cast<int>(many.size()), d, gmany->data());
+      rep.check("gatherRows 70000 rows", cm, relErr(G.get(gmany->data(), mref.size()), mref), 0);
     }
     // --- Linears: every storage, both kernel paths (streaming and library), three epilogues
     struct LinCase {
@@ -594,6 +605,55 @@ int golden(const std::string& dir, const std::string& goldenPath) {
   return failures == 0 ? 0 : 1;
 }
 
+// Translates token-id cases (the golden file's shape: {"cases": [{id, src_ids, forced_bos_id, <mode>: {ids, score}}]},
+// written by bench/gpu-flores.ts from FLORES-200 dev with the CPU engine's outputs) through the CUDA engine in each
+// compute mode, all cases of a mode submitted at once (continuous batching, as the server does). Prints agreement
+// with the CPU ids per compute mode and writes every output as JSON lines {compute, mode, id, ids, score}.
+int translateCases(const std::string& dir, const std::string& casesPath, const std::map<std::string, std::string>& fl) {
+  const tool::Checkpoint ck = tool::readCheckpoint(dir);
+  const Json g = Json::parse(tool::readFile(casesPath));
+  const Json& cases = g["cases"];
+  const int maxNew = fl.count("new-tokens") ? std::stoi(fl.at("new-tokens")) : 200;
+  const std::string computes = fl.count("computes") ? fl.at("computes") : "f32,f16";
+  const std::string modes = fl.count("modes") ? fl.at("modes") : "greedy";
+  std::ofstream js(fl.count("out") ? fl.at("out") : "translate.jsonl");
+  std::stringstream cs(computes);
+  std::string compute;
+  while (std::getline(cs, compute, ',')) {
+    EngineCore e(ck.config, ck.tensors, engineOptions("cuda", compute, 0));
+    for (const std::string mode : {"greedy", "beam4"}) {
+      if (modes.find(mode) == std::string::npos) continue;
+      std::vector<GenerateRequest> reqs;
+      for (const Json& c : cases.arr) {
+        GenerateRequest r;
+        for (const Json& v : c["src_ids"].arr) r.srcIds.push_back(v.asInt());
+        r.forcedBosId = c["forced_bos_id"].asInt(-1);
+        r.options = decodeOptions(mode == "beam4" ? 4 : 1, maxNew);
+        reqs.push_back(r);
+      }
+      const Run run = runAll(e, reqs);
+      int same = 0, expected = 0;
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        const Json& c = cases.arr[i];
+        const GenerateResult& res = run.results[i];
+        js << "{\"compute\":\"" << compute << "\",\"mode\":\"" << mode << "\",\"id\":\"" << c["id"].str << "\",\"score\":" << res.score
+           << ",\"ids\":[";
+        for (std::size_t j = 0; j < res.ids.size(); ++j) js << (j ? "," : "") << res.ids[j];
+        js << "]}\n";
+        if (c.has(mode)) {
+          ++expected;
+          std::vector<int> want;
+          for (const Json& v : c[mode]["ids"].arr) want.push_back(v.asInt());
+          same += res.ids == want;
+        }
+      }
+      std::printf("translate %s %s: %zu cases in %.1f s (%d steps, max batch %d, %d preempted); identical to the CPU ids: %d/%d\n",
+                  compute.c_str(), mode.c_str(), reqs.size(), run.totalMs / 1000, run.steps, run.maxBatch, run.preempted, same, expected);
+    }
+  }
+  return 0;
+}
+
 // Synthetic sources: [src lang] + random ids + </s>, deterministic per (seed, i).
 std::vector<int> syntheticSource(int i, int len, int vocab, int langId) {
   std::mt19937 r(1234567u + static_cast<unsigned>(i) * 7919u);
@@ -889,7 +949,7 @@ int probe() {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines reach a log file even if the process dies
   if (argc < 2) {
-    std::fprintf(stderr, "usage: glossa_gpu probe|conformance|golden DIR GOLDEN|engine-check DIR|bench DIR [--engine fp16|int8|int4|w8a8] ...\n");
+    std::fprintf(stderr, "usage: glossa_gpu probe|conformance|golden DIR GOLDEN|engine-check DIR|bench DIR [--engine fp16|int8|int4|w8a8] ...|translate DIR CASES.json [--out F]\n");
     return 2;
   }
   const std::string cmd = argv[1];
@@ -903,6 +963,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "bench" && argc >= 3) return bench(argv[2], flags(argc, argv, 3));
     if (cmd == "profile" && argc >= 3) return profileRun(argv[2], flags(argc, argv, 3));
+    if (cmd == "translate" && argc >= 4) return translateCases(argv[2], argv[3], flags(argc, argv, 4));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "glossa_gpu %s: %s\n", cmd.c_str(), e.what());
     return 1;

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The GPU machine's one script (also `npm run bench:gpu` on any machine with nvcc, a GPU and Python+torch):
 #   native/tools/gpu/run-device.sh [STAGE...]      stages: probe build conformance synth check bench hf report golden
-# (default: everything but golden). Logs and results go to GPU_OUT (default ./gpu-out); when OUT is set (the device
+#   flores profile sweep (default: everything but golden, flores, profile and sweep). Logs and results go to GPU_OUT (default ./gpu-out); when OUT is set (the device
 # tool's folder that comes back), GPU_OUT is /tmp/glossa-gpu-out and the end of the run packs it into
 # $OUT/gpu-out.tgz next to $OUT/summary.txt. Needs no Node.js.
 #   GOLDEN_MODEL=dir  models/glossa-mini-50 for the golden stage    SYNTH=dir  where the synthetic checkpoint goes
 #   BENCH_ARGS="..."  extra glossa_gpu bench flags                  HF_ARGS="..." extra hf_bench.py flags
+#   FLORES_CASES=file the cases of bench/gpu-flores.ts prepare (default .dev/flores-gpu/cases.json), FLORES_MODES,
+#                     FLORES_HF=0 skips the Hugging Face side
+#   GLOSSA_CUDA_LT=0  GEMMs with a bias without cuBLASLt's epilogue (GEMM + epilogue kernel); the bench stage also
+#                     measures fp16 greedy at 32 and 128 that way, side by side (bench-nolt.jsonl)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -41,7 +45,7 @@ if has conformance; then
   if ! "$bin" conformance > "$out/conformance.txt" 2>&1; then
     status=1
     grep -E "FAIL|conformance:" "$out/conformance.txt" | head -40 | tee -a "$out/summary.txt"
-    if [ "${GLOSSA_CUDA_LT:-}" = "1" ]; then
+    if [ "${GLOSSA_CUDA_LT:-}" != "0" ]; then
       log "conformance failed: again without cuBLASLt (GLOSSA_CUDA_LT=0), which the rest of the run then uses"
       export GLOSSA_CUDA_LT=0
       GLOSSA_CUDA_LT=0 "$bin" conformance > "$out/conformance-nolt.txt" 2>&1 && status=0
@@ -68,6 +72,8 @@ if has bench; then
   rm -f "$out/bench.jsonl" "$out/tokens.txt"
   "$bin" bench "$synth" --engine fp16 --batches 1,8,32,128 --modes greedy,beam4 --out "$out/bench.jsonl" \
     --sources "$out/sources.txt" --tokens "$out/tokens.txt" ${BENCH_ARGS:-} 2>&1 | tee -a "$out/bench.txt" || status=1
+  GLOSSA_CUDA_LT=0 "$bin" bench "$synth" --engine fp16 --batches 32,128 --modes greedy --out "$out/bench-nolt.jsonl" \
+    ${BENCH_ARGS:-} 2>&1 | sed 's/^| fp16 /| fp16 (no cuBLASLt) /' | tee -a "$out/bench.txt" || status=1
   for q in int8 int4 w8a8; do
     "$bin" bench "$synth" --engine $q --batches 1,32,128 --modes greedy --out "$out/bench.jsonl" ${BENCH_ARGS:-} 2>&1 |
       tee -a "$out/bench.txt" || status=1
@@ -101,6 +107,14 @@ if has sweep; then
     GLOSSA_CUDA_SMALL_LAYER_ROWS=$rows "$bin" bench "$synth" --engine fp16 --batches 16,32,64,128 --modes greedy --reps 2 2>&1 |
       sed "s/^| fp16 /| fp16 stream<=$rows /" | grep "^| fp16" | tee -a "$out/summary.txt"
   done
+fi
+if has flores; then
+  log "flores (FLORES-200 dev cases: CUDA FP32 / FP16 vs the CPU engine's ids; Hugging Face FP16 on the same ids)"
+  cases="${FLORES_CASES:-$root/.dev/flores-gpu/cases.json}"
+  "$bin" translate "${GOLDEN_MODEL:-$root/models/glossa-mini-50}" "$cases" --out "$out/flores-gpu.jsonl" \
+    --computes f32,f16 --modes "${FLORES_MODES:-greedy}" 2>&1 | tee -a "$out/summary.txt" || status=1
+  [ "${FLORES_HF:-1}" = "0" ] || PYTHONUNBUFFERED=1 python3 "$here/hf_translate.py" --model "${GOLDEN_MODEL:-$root/models/glossa-mini-50}" --cases "$cases" \
+    --out "$out/flores-hf.jsonl" --modes "${FLORES_MODES:-greedy}" 2>&1 | tee -a "$out/summary.txt" || status=1
 fi
 if has golden; then
   log "golden (HF goldens through the CUDA engine)"

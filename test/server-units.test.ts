@@ -8,7 +8,7 @@ import { planText, renderText, splitSentences, splitToFit, segmentCount, timeSli
 import { parseTranslateBody, decodeOptionsFor, type RequestLimits } from "../src/server/translate-request.js";
 import { bodyFormat, decodeUtf8, parseFormBody, parseJsonBody, readBodyBytes } from "../src/server/body.js";
 import { HttpError } from "../src/server/http-error.js";
-import { loadSettings, SettingsError } from "../src/server/settings.js";
+import { DEVICE_DEFAULTS, loadSettings, SettingsError } from "../src/server/settings.js";
 import { DEFAULT_DECODE_OPTIONS } from "../src/engine/types.js";
 
 const LIMITS: RequestLimits = { maxTexts: 4, maxChars: 100, maxBeam: 4, maxNewTokens: 200 };
@@ -174,6 +174,14 @@ test("settings: GLOSSA_DEVICE / --device, GLOSSA_CUDA_COMPUTE, GLOSSA_KV_MEMORY_
   assert.equal(s.cudaCompute, "f32");
   assert.equal(s.kvMemoryFraction, 0.5);
   assert.throws(() => loadSettings({ GLOSSA_DEVICE: "gpu" }, []), /cpu, cuda or cuda:N/);
+  // Batch defaults follow the device unless given.
+  assert.equal(d.maxBatch, 32);
+  assert.equal(d.encodeTokenBudget, 512);
+  assert.equal(s.maxBatch, DEVICE_DEFAULTS.maxBatch);
+  assert.equal(s.encodeTokenBudget, DEVICE_DEFAULTS.encodeTokenBudget);
+  const pinned = loadSettings({ GLOSSA_DEVICE: "cuda", GLOSSA_MAX_BATCH: "48" }, ["--encode-token-budget", "700"]);
+  assert.equal(pinned.maxBatch, 48);
+  assert.equal(pinned.encodeTokenBudget, 700);
   assert.throws(() => loadSettings({}, ["--kv-memory-fraction", "1.5"]), /\(0, 1\]/);
   assert.throws(() => loadSettings({}, ["--kv-memory-fraction", "0"]), SettingsError);
   assert.throws(() => loadSettings({}, ["--cuda-compute", "f8"]), SettingsError);

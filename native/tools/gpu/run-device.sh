@@ -8,6 +8,7 @@
 #   BENCH_ARGS="..."  extra glossa_gpu bench flags                  HF_ARGS="..." extra hf_bench.py flags
 #   FLORES_CASES=file the cases of bench/gpu-flores.ts prepare (default .dev/flores-gpu/cases.json), FLORES_MODES,
 #                     FLORES_HF=0 skips the Hugging Face side
+#   BENCH_ENGINES="int8 int4 w8a8"  quantized engines the bench stage measures after fp16 ("" for none)
 #   GLOSSA_CUDA_LT=0  GEMMs with a bias without cuBLASLt's epilogue (GEMM + epilogue kernel); the bench stage also
 #                     measures fp16 greedy at 32 and 128 that way, side by side (bench-nolt.jsonl)
 set -uo pipefail
@@ -74,7 +75,7 @@ if has bench; then
     --sources "$out/sources.txt" --tokens "$out/tokens.txt" ${BENCH_ARGS:-} 2>&1 | tee -a "$out/bench.txt" || status=1
   GLOSSA_CUDA_LT=0 "$bin" bench "$synth" --engine fp16 --batches 32,128 --modes greedy --out "$out/bench-nolt.jsonl" \
     ${BENCH_ARGS:-} 2>&1 | sed 's/^| fp16 /| fp16 (no cuBLASLt) /' | tee -a "$out/bench.txt" || status=1
-  for q in int8 int4 w8a8; do
+  for q in ${BENCH_ENGINES-int8 int4 w8a8}; do
     "$bin" bench "$synth" --engine $q --batches 1,32,128 --modes greedy --out "$out/bench.jsonl" ${BENCH_ARGS:-} 2>&1 |
       tee -a "$out/bench.txt" || status=1
   done

@@ -96,7 +96,44 @@ __global__ void pagedAttentionKernel(const KT* __restrict__ base, int blockSize,
   }
   __syncwarp();
   const float inv = warpSoftmax(scores, n, mx, lane);
-  // Values: one block-table lookup per block, then the block's slots with independent loads in flight; lane
+  // Values, 16-byte layout: the warp splits into 32 / chunks groups of `chunks` lanes (a lane owns E consecutive
+  // dimensions, E = 16 bytes of KT); group g takes the keys g, g + groups, ... of each block, so a 64-dim fp16 head
+  // walks n / 4 keys instead of n, and the groups' partial sums meet through shuffles (fixed order: the result does
+  // not depend on the batch).
+  constexpr int E = 16 / sizeof(KT);
+  const int chunks = hd / E;
+  if (vec && chunks <= 32 && (32 % chunks) == 0) {
+    const int groups = 32 / chunks, g = lane / chunks, c = lane % chunks;
+    float a[E];
+#pragma unroll
+    for (int j = 0; j < E; ++j) a[j] = 0.f;
+    for (int b0 = 0; b0 < n; b0 += blockSize) {
+      const KT* vb = kvAt<KT>(base, blockSize, layers, d, blocks[b0 / blockSize], layer, 1, 0) + h * hd + c * E;
+      const int cnt = min(blockSize, n - b0);
+#pragma unroll 4
+      for (int s = g; s < cnt; s += groups) {
+        const float p = scores[b0 + s];
+        const uint4 raw = *reinterpret_cast<const uint4*>(vb + static_cast<size_t>(s) * d);
+        const KT* e = reinterpret_cast<const KT*>(&raw);
+#pragma unroll
+        for (int j = 0; j < E; ++j) a[j] += p * toF<KT>(e[j]);
+      }
+    }
+    for (int off = chunks; off < 32; off <<= 1) {
+#pragma unroll
+      for (int j = 0; j < E; ++j) a[j] += __shfl_xor_sync(0xffffffffu, a[j], off);
+    }
+    if (g == 0) {
+      const size_t o = static_cast<size_t>(m) * d + h * hd + c * E;
+#pragma unroll
+      for (int j = 0; j < E; ++j) {
+        out[o + j] = a[j] * inv;
+        storeHalf(oh, o + j, a[j] * inv);
+      }
+    }
+    return;
+  }
+  // Other layouts: one block-table lookup per block, then the block's slots with independent loads in flight; lane
   // owns dimensions lane + 32 t.
   float acc[kMaxDimsPerLane] = {0.f, 0.f, 0.f, 0.f};
   for (int b0 = 0; b0 < n; b0 += blockSize) {

@@ -11,6 +11,7 @@ import { modelDir } from "../src/config.js";
 import { Engine } from "../src/engine/engine.js";
 import { loadBackend, startServer, type Backend, type RunningServer } from "../src/server/server.js";
 import { defaultSettings, type ServerSettings } from "../src/server/settings.js";
+import { postJson, type Answer } from "./helpers/http.js";
 
 const MODEL = modelDir();
 const skip = existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`;
@@ -48,26 +49,9 @@ async function withServer<T>(over: Partial<ServerSettings>, fn: (base: string, s
   }
 }
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  json: any;
-}
-
-async function post(base: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }): Promise<Answer> {
-  const res = await fetch(`${base}/translate`, {
-    method: "POST",
-    headers,
-    body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    assert.fail(`answer is not JSON (status ${res.status}): ${text.slice(0, 200)}`);
-  }
-  return { status: res.status, headers: res.headers, json };
+/** POST /translate (every request of this file goes there). */
+function post(base: string, body: unknown, headers?: Record<string, string>): Promise<Answer> {
+  return postJson(base, "/translate", body, headers);
 }
 
 async function translate(text: string | string[], source = "en", target = "de", options?: object): Promise<string[]> {

@@ -10,7 +10,24 @@ namespace glossa {
 
 namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// HF's no-repeat n-gram rule: calls ban(token) for every token that would complete an n-gram (n = ngram) already
+// present in `tokens`; tokens outside [0, vocab) are skipped. Shared by the dense and the sparse processors.
+template <typename Ban>
+void forEachNgramBannedToken(const std::vector<int>& tokens, int ngram, int vocab, Ban&& ban) {
+  const int curLen = static_cast<int>(tokens.size());
+  if (ngram <= 0 || curLen + 1 < ngram) return;
+  for (int i = 0; i + ngram <= curLen; ++i) {
+    bool match = true;
+    for (int j = 0; j < ngram - 1 && match; ++j)
+      match = tokens[static_cast<std::size_t>(i + j)] == tokens[static_cast<std::size_t>(curLen - ngram + 1 + j)];
+    if (match) {
+      const int banned = tokens[static_cast<std::size_t>(i + ngram - 1)];
+      if (banned >= 0 && banned < vocab) ban(banned);
+    }
+  }
 }
+}  // namespace
 
 void applyLogitsProcessors(std::vector<float>& scores, const std::vector<int>& tokens, const DecodeOptions& opt,
                            const SearchSettings& s, int forcedBosId, int maxLength) {
@@ -24,18 +41,7 @@ void applyLogitsProcessors(std::vector<float>& scores, const std::vector<int>& t
       v = v < 0 ? v * opt.repetitionPenalty : v / opt.repetitionPenalty;
     }
   }
-  const int n = opt.noRepeatNgramSize;
-  if (n > 0 && curLen + 1 >= n) {
-    // Ban every token that would complete an n-gram already present in the sequence.
-    for (int i = 0; i + n <= curLen; ++i) {
-      bool match = true;
-      for (int j = 0; j < n - 1 && match; ++j) match = tokens[static_cast<std::size_t>(i + j)] == tokens[static_cast<std::size_t>(curLen - n + 1 + j)];
-      if (match) {
-        const int banned = tokens[static_cast<std::size_t>(i + n - 1)];
-        if (banned >= 0 && banned < vocab) scores[static_cast<std::size_t>(banned)] = kNegInf;
-      }
-    }
-  }
+  forEachNgramBannedToken(tokens, opt.noRepeatNgramSize, vocab, [&](int banned) { scores[static_cast<std::size_t>(banned)] = kNegInf; });
   if (s.minLength > 0 && curLen < s.minLength && s.eosId >= 0 && s.eosId < vocab)
     scores[static_cast<std::size_t>(s.eosId)] = kNegInf;
   if (forcedBosId >= 0 && curLen == 1) {
@@ -162,17 +168,7 @@ SparseProcessors sparseProcessors(const std::vector<int>& tokens, const DecodeOp
   if (opt.repetitionPenalty != 1.0f)
     for (int t : tokens)
       if (t >= 0 && t < vocab) changed[t].first = true;
-  const int n = opt.noRepeatNgramSize;
-  if (n > 0 && curLen + 1 >= n) {
-    for (int i = 0; i + n <= curLen; ++i) {
-      bool match = true;
-      for (int j = 0; j < n - 1 && match; ++j) match = tokens[static_cast<std::size_t>(i + j)] == tokens[static_cast<std::size_t>(curLen - n + 1 + j)];
-      if (match) {
-        const int banned = tokens[static_cast<std::size_t>(i + n - 1)];
-        if (banned >= 0 && banned < vocab) changed[banned].second = true;
-      }
-    }
-  }
+  forEachNgramBannedToken(tokens, opt.noRepeatNgramSize, vocab, [&](int banned) { changed[banned].second = true; });
   if (s.minLength > 0 && curLen < s.minLength && s.eosId >= 0 && s.eosId < vocab) changed[s.eosId].second = true;
   for (const auto& c : changed) {
     sp.ids.push_back(c.first);

@@ -40,43 +40,34 @@ struct WF32 {
   __device__ float post(int, float acc) const { return acc; }
 };
 
-struct WF16 {
-  static constexpr int CH = 8;
-  const __half* w;
-  int K;
-  __device__ void load(int n, int c, float (&o)[CH]) const {
-    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(w + static_cast<size_t>(n) * K) + c);
-    const __half2* h = reinterpret_cast<const __half2*>(&raw);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float2 f = __half22float2(h[i]);
-      o[2 * i] = f.x;
-      o[2 * i + 1] = f.y;
-    }
-  }
-  __device__ float at(int n, int k) const { return __half2float(w[static_cast<size_t>(n) * K + k]); }
-  __device__ float raw(int n, int k) const { return at(n, k); }
-  __device__ float post(int, float acc) const { return acc; }
-};
+// 16-bit weights (fp16 or bf16): 8 per 16-byte load, converted in pairs.
+__device__ __forceinline__ float2 pairToFloat2(__half2 v) { return __half22float2(v); }
+__device__ __forceinline__ float2 pairToFloat2(__nv_bfloat162 v) { return __bfloat1622float2(v); }
+template <typename T> struct PairOf;
+template <> struct PairOf<__half> { using type = __half2; };
+template <> struct PairOf<__nv_bfloat16> { using type = __nv_bfloat162; };
 
-struct WBF16 {
+template <typename T>
+struct W16 {
   static constexpr int CH = 8;
-  const __nv_bfloat16* w;
+  const T* w;
   int K;
   __device__ void load(int n, int c, float (&o)[CH]) const {
     const uint4 raw = __ldg(reinterpret_cast<const uint4*>(w + static_cast<size_t>(n) * K) + c);
-    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+    const auto* h = reinterpret_cast<const typename PairOf<T>::type*>(&raw);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const float2 f = __bfloat1622float2(h[i]);
+      const float2 f = pairToFloat2(h[i]);
       o[2 * i] = f.x;
       o[2 * i + 1] = f.y;
     }
   }
-  __device__ float at(int n, int k) const { return __bfloat162float(w[static_cast<size_t>(n) * K + k]); }
+  __device__ float at(int n, int k) const { return toF<T>(w[static_cast<size_t>(n) * K + k]); }
   __device__ float raw(int n, int k) const { return at(n, k); }
   __device__ float post(int, float acc) const { return acc; }
 };
+using WF16 = W16<__half>;
+using WBF16 = W16<__nv_bfloat16>;
 
 struct WQ8 {
   static constexpr int CH = 16;

@@ -25,7 +25,7 @@ void Backend::linearActivate(const Linear& l, Activation a, const float* x, int 
   activate(a, y, static_cast<std::size_t>(M) * n);
 }
 
-RowSearchResults Backend::enqueueRowSearch(const float*, int, int, int, const int*, int) {
+RowSearchResults Backend::enqueueRowSearch(const float*, int, int, int, int, const int*, int) {
   throw std::logic_error(name() + " backend has no device search");
 }
 

@@ -36,6 +36,9 @@ class Linear {
   virtual void forward(const float* x, int ldx, int M, float* y, int ldy) const = 0;
   // Row n of W as floats in host memory (used for tied input embeddings on the CPU).
   virtual void weightRow(int n, float* out) const = 0;
+  // The row stride (>= outFeatures) this Linear writes fastest with when the caller lets it choose: a device Linear
+  // whose rows are padded for aligned library GEMMs can then write its output in place (no copy to a tight layout).
+  virtual int preferredOutputStride() const { return outFeatures(); }
 };
 
 enum class Activation { Gelu, GeluTanh, Relu };
@@ -143,8 +146,9 @@ class Backend {
   // Device search (backends whose logits live on a device): enqueue per-row reductions whose results are read
   // after synchronize(). Backends that return false get their logits downloaded and searched on the host.
   virtual bool searchOnDevice() const { return false; }
-  virtual RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds,
-                                            int cap);
+  // logits: rows of `vocab` values, row r at logits + r * ld (ld >= vocab).
+  virtual RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int ld, int k,
+                                            const int* specialIds, int cap);
 
   // Runs fn, which enqueues work with the same shapes and pointers whenever `key` is the same (a decode step at
   // a bucketed batch size). A backend may record it once and replay it (CUDA graphs). Default: calls fn.

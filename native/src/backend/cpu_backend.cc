@@ -268,15 +268,15 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
   }, 4);
 }
 
-RowSearchResults CpuBackend::enqueueRowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds,
-                                              int cap) {
+RowSearchResults CpuBackend::enqueueRowSearch(const float* logits, int rows, int vocab, int ld, int k,
+                                              const int* specialIds, int cap) {
   stats_.assign(static_cast<std::size_t>(rows) * 2, 0.f);
   topValue_.assign(static_cast<std::size_t>(rows) * k, -INFINITY);
   topToken_.assign(static_cast<std::size_t>(rows) * k, -1);
   special_.assign(static_cast<std::size_t>(rows) * cap, 0.f);
   pool_.parallelFor(static_cast<std::size_t>(rows), [&](std::size_t b, std::size_t e) {
     for (std::size_t r = b; r < e; ++r) {
-      const float* x = logits + r * static_cast<std::size_t>(vocab);
+      const float* x = logits + r * static_cast<std::size_t>(ld);
       float mx = -INFINITY;
       for (int t = 0; t < vocab; ++t) mx = x[t] > mx ? x[t] : mx;
       stats_[2 * r] = mx;

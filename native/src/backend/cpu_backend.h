@@ -43,7 +43,7 @@ class CpuBackend : public Backend {
 
   // The device-search path computed on the host (tests compare it with the host search path).
   bool searchOnDevice() const override { return hostSearchEmulation_; }
-  RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds,
+  RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int ld, int k, const int* specialIds,
                                     int cap) override;
 
  private:

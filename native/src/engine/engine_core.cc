@@ -305,6 +305,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     return out;
   }
   std::vector<float>& logits = logits_;  // host search: reused across steps (no page faults for the big rows)
+  const std::size_t ld = static_cast<std::size_t>(model_->logitsStride());  // row stride of the device logits
   Recorded pass;
   try {
     const int* dev = backend_->uploadInts(in.data().data(), in.data().size());
@@ -312,7 +313,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     auto enqueue = [&] {
       pass.logits = model_->runDecode(plan, dev, kv);
       if (deviceSearch)
-        pass.search = backend_->enqueueRowSearch(pass.logits, plan.S, cfg_.vocabSize, k, cap ? dev + specialsAt : nullptr, cap);
+        pass.search = backend_->enqueueRowSearch(pass.logits, plan.S, cfg_.vocabSize, ld, k, cap ? dev + specialsAt : nullptr, cap);
     };
     if (padRows > 0) {
       const std::uint64_t key = (static_cast<std::uint64_t>(plan.M) << 32) | (static_cast<std::uint64_t>(k) << 16) |
@@ -329,13 +330,17 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     }
     if (!deviceSearch) {
       logits.resize(static_cast<std::size_t>(plan.S) * V);
-      backend_->download(pass.logits, logits.size(), logits.data());
+      if (ld == static_cast<std::size_t>(V)) {
+        backend_->download(pass.logits, logits.size(), logits.data());
+      } else {
+        for (std::size_t r = 0; r < static_cast<std::size_t>(plan.S); ++r) backend_->download(pass.logits + r * ld, V, logits.data() + r * V);
+      }
     } else {
       // Rows searched on the host: their logits come back.
       for (const RowJob& j : jobs)
         if (j.host) {
           if (logits.size() < (j.row + 1) * V) logits.resize(static_cast<std::size_t>(plan.S) * V);
-          backend_->download(pass.logits + j.row * V, V, logits.data() + j.row * V);
+          backend_->download(pass.logits + j.row * ld, V, logits.data() + j.row * V);
         }
     }
     backend_->synchronize();

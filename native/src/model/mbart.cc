@@ -53,6 +53,8 @@ MBartModel::MBartModel(const ModelConfig& cfg, const WeightStore& w, Backend& ba
   for (const char* name : {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"})
     if (w.has(name)) w.get(name, Shape{V, D});  // tied to shared; checked only
   if (w.has("final_logits_bias")) finalLogitsBias_ = backend.upload(w.get("final_logits_bias", Shape{1, V}));
+  // A separately added bias (CPU) walks tight rows; the padded stride is for heads that add it themselves.
+  logitsStride_ = finalLogitsBias_ && !logitsBiasInHead_ ? static_cast<int>(V) : std::max(static_cast<int>(V), lmHead_->preferredOutputStride());
   encPositions_ = backend.upload(w.get("model.encoder.embed_positions.weight", Shape{P, D}));
   decPositions_ = backend.upload(w.get("model.decoder.embed_positions.weight", Shape{P, D}));
   encEmbNorm_ = loadNorm(w, "model.encoder.layernorm_embedding");
@@ -253,7 +255,7 @@ const float* MBartModel::runDecode(const DecodePlan& p, const int* dev, const Pa
   float* tmp = scratch(kTmp, M * D);
   float* ffnBuf = scratch(kFfn, static_cast<std::size_t>(M) * ffn);
   const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
-  float* out = scratch(kLogits, static_cast<std::size_t>(S) * V);
+  float* out = scratch(kLogits, static_cast<std::size_t>(S) * static_cast<std::size_t>(logitsStride_));
   const PagedRows selfRows{dev + p.rowSeq, dev + p.selfKeys, dev + p.selfTables, p.stride};
   const PagedRows crossRows{dev + p.rowSeq, dev + p.crossKeys, dev + p.crossTables, p.stride};
   embedTokens(dev + p.tokens, dev + p.positions, M, *decPositions_, decEmbNorm_, tmp, h);
@@ -278,7 +280,7 @@ const float* MBartModel::runDecode(const DecodePlan& p, const int* dev, const Pa
   // Final norm and LM head only for each sequence's last row.
   backend_.gatherRows(h, dev + p.lastRows, S, d, tmp);
   backend_.layerNorm(tmp, S, d, decFinalNorm_.gamma->data(), decFinalNorm_.beta->data(), cfg_.layerNormEps, nrm);
-  lmHead_->forward(nrm, d, S, out, cfg_.vocabSize);
+  lmHead_->forward(nrm, d, S, out, logitsStride_);
   if (finalLogitsBias_ && !logitsBiasInHead_) backend_.addRowVector(out, S, V, finalLogitsBias_->data());
   return out;
 }
@@ -290,7 +292,13 @@ void MBartModel::decode(const std::vector<DecodeSequence>& seqs, const PagedKvLa
   if (p.M == 0) return;
   const int* dev = backend_.uploadInts(in.data().data(), in.data().size());
   const float* out = runDecode(p, dev, kv);
-  backend_.download(out, logits.size(), logits.data());
+  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
+  if (logitsStride_ == cfg_.vocabSize) {
+    backend_.download(out, logits.size(), logits.data());
+  } else {
+    for (std::size_t r = 0; r < static_cast<std::size_t>(p.S); ++r)
+      backend_.download(out + r * static_cast<std::size_t>(logitsStride_), V, logits.data() + r * V);
+  }
   backend_.synchronize();
 }
 

@@ -80,6 +80,9 @@ class MBartModel {
   DecodePlan planDecode(const std::vector<DecodeSequence>& seqs, int blockSize, int padRows, int spareBlock,
                         StepInputs& in) const;
   const float* runDecode(const DecodePlan& plan, const int* dev, const PagedKvLayout& kv);
+  // Row stride of runDecode's logits (>= vocabSize): the LM head's preferred output stride (a CUDA LM head with
+  // rows padded to a multiple of 8 writes its GEMM output in place), vocabSize on the CPU.
+  int logitsStride() const { return logitsStride_; }
 
  private:
   struct Norm {
@@ -115,7 +118,8 @@ class MBartModel {
   std::unique_ptr<Linear> lmHead_;     // tied to model.shared.weight unless untied lm_head.weight
   std::unique_ptr<Linear> embedding_;  // only when lm_head is untied; else lmHead_ serves embeddings
   std::unique_ptr<Buffer> finalLogitsBias_;
-  bool logitsBiasInHead_ = false;  // final_logits_bias is the LM head's bias (device backends)
+  bool logitsBiasInHead_ = false;
+  int logitsStride_ = 0;  // final_logits_bias is the LM head's bias (device backends)
   std::unique_ptr<Buffer> encPositions_, decPositions_;
   Norm encEmbNorm_, decEmbNorm_, encFinalNorm_, decFinalNorm_;
   std::vector<EncoderLayer> enc_;

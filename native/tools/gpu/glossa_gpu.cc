@@ -305,6 +305,17 @@ int conformance() {
         if (lib && cm == "bf16" && lc.dt != DType::Q8A8) tol = 1e-2;
         if (floatW && lc.dt == DType::F32 && cm != "f32") tol = cm == "f16" ? 2e-3 : 1e-2;  // weights rounded
         rep.check("Linear", cm + " " + name + " M=" + std::to_string(M), relErr(G.get(gy->data(), ref.size()), ref), tol);
+        // Rows as wide as the layer's preferred output stride (an LM head writing its padded GEMM rows in place).
+        const int wide = lGpu->preferredOutputStride();
+        if (wide > lc.out) {
+          auto gw = gpu->allocate(static_cast<std::size_t>(M) * wide);
+          lGpu->forward(gx->data(), lc.in, M, gw->data(), wide);
+          const std::vector<float> all = G.get(gw->data(), static_cast<std::size_t>(M) * wide);
+          std::vector<float> tight(ref.size());
+          for (int m = 0; m < M; ++m)
+            std::copy_n(all.data() + static_cast<std::size_t>(m) * wide, lc.out, tight.data() + static_cast<std::size_t>(m) * lc.out);
+          rep.check("Linear, rows of the preferred stride", cm + " " + name + " M=" + std::to_string(M), relErr(tight, ref), tol);
+        }
         // Epilogues (Add: residual, Act: GELU) against the CPU composition.
         auto h = randomFloats(rng, ref.size());
         std::vector<float> href = h, tmp(ref.size());
@@ -476,13 +487,13 @@ int conformance() {
         spec[0] = 3;
         spec[1] = vocab - 1;
         spec[cap + 0] = 7;
-        const RowSearchResults c = cpu->enqueueRowSearch(logits.data(), rows, vocab, k, spec.data(), cap);
+        const RowSearchResults c = cpu->enqueueRowSearch(logits.data(), rows, vocab, vocab, k, spec.data(), cap);
         std::vector<float> cs(c.stats, c.stats + rows * 2), cv(c.topValue, c.topValue + rows * k),
             csp(c.special, c.special + rows * cap);
         std::vector<int> ct(c.topToken, c.topToken + rows * k);
         auto gl = G.put(logits);
         const int* ds = gpu->uploadInts(spec.data(), spec.size());
-        const RowSearchResults g = gpu->enqueueRowSearch(gl->data(), rows, vocab, k, ds, cap);
+        const RowSearchResults g = gpu->enqueueRowSearch(gl->data(), rows, vocab, vocab, k, ds, cap);
         gpu->synchronize();
         std::vector<float> gs(g.stats, g.stats + rows * 2), gv(g.topValue, g.topValue + rows * k),
             gsp(g.special, g.special + rows * cap);
@@ -491,6 +502,21 @@ int conformance() {
         rep.check("search stats", cfg, relErr(gs, cs), 1e-5);
         rep.exact("search top-k", cfg, gt == ct && gv == cv, gt == ct ? "same tokens and values" : "tokens differ");
         rep.exact("search specials", cfg, gsp == csp);
+        // The same rows at a wider stride (padded LM-head logits); the padding holds values that must be ignored.
+        const int ld = vocab + 6;
+        std::vector<float> wideLogits(static_cast<std::size_t>(rows) * ld, 1e30f);
+        for (int r = 0; r < rows; ++r)
+          std::copy_n(logits.data() + static_cast<std::size_t>(r) * vocab, vocab, wideLogits.data() + static_cast<std::size_t>(r) * ld);
+        auto gwl = G.put(wideLogits);
+        const int* ds2 = gpu->uploadInts(spec.data(), spec.size());
+        const RowSearchResults g2 = gpu->enqueueRowSearch(gwl->data(), rows, vocab, ld, k, ds2, cap);
+        gpu->synchronize();
+        std::vector<float> g2s(g2.stats, g2.stats + rows * 2), g2v(g2.topValue, g2.topValue + rows * k),
+            g2sp(g2.special, g2.special + rows * cap);
+        std::vector<int> g2t(g2.topToken, g2.topToken + rows * k);
+        rep.check("search stats, row stride " + std::to_string(ld), cfg, relErr(g2s, cs), 1e-5);
+        rep.exact("search top-k, row stride " + std::to_string(ld), cfg, g2t == ct && g2v == cv && g2sp == csp,
+                  g2t == ct ? "same tokens, values and specials" : "tokens differ");
       }
     }
   }

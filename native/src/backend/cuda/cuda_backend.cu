@@ -272,7 +272,7 @@ class CudaBackend : public Backend, public ScratchSource {
   }
 
   bool searchOnDevice() const override { return true; }
-  RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds,
+  RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int ld, int k, const int* specialIds,
                                     int cap) override {
     const std::size_t partialFloats = rowSearchPartialFloats(rows, vocab, k);
     if (partialFloats > partialFloats_) {
@@ -292,7 +292,7 @@ class CudaBackend : public Backend, public ScratchSource {
       GLOSSA_CUDA(cudaMallocHost(&searchHost_, searchFloats_ * 4));
       ++generation_;
     }
-    rowSearch(logits, rows, vocab, k, specialIds, cap, partial_, partialFloats_, searchDev_, stream_);
+    rowSearch(logits, rows, vocab, ld, k, specialIds, cap, partial_, partialFloats_, searchDev_, stream_);
     GLOSSA_CUDA(cudaMemcpyAsync(searchHost_, searchDev_, outFloats * 4, cudaMemcpyDeviceToHost, stream_));
     RowSearchResults r;
     r.stats = searchHost_;

@@ -54,7 +54,8 @@ void segmentAttention(const float* qkv, const SegmentRows& seg, int M, int heads
 
 // search.cu: per-row max / sum exp, top-k raw values (k a power of two <= 32), raw values at specialIds; writes
 // [rows*2 stats][rows*k values][rows*k tokens][rows*cap specials] contiguously at `out` (floats; tokens as ints).
-void rowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds, int cap, float* partial,
+// Row r of the logits starts at logits + r * ld.
+void rowSearch(const float* logits, int rows, int vocab, int ld, int k, const int* specialIds, int cap, float* partial,
                std::size_t partialFloats, float* out, cudaStream_t st);
 std::size_t rowSearchPartialFloats(int rows, int vocab, int k);
 

@@ -329,7 +329,8 @@ std::unique_ptr<CudaLinear> CudaLinear::create(const LinearContext& ctx, const s
   bool anyBias = false;
   for (std::size_t i = 0; i < b.size(); ++i) anyBias = anyBias || b[i] != nullptr;
   if (anyBias) {
-    std::vector<float> bias(static_cast<std::size_t>(out), 0.f);
+    // Zeros up to a multiple of 8: a padded layer's GEMM with the bias epilogue reads that many (see library()).
+    std::vector<float> bias(static_cast<std::size_t>((out + 7) / 8 * 8), 0.f);
     int n0 = 0;
     for (std::size_t i = 0; i < w.size(); ++i) {
       const int rows = static_cast<int>(w[i]->shape[0]);
@@ -567,9 +568,13 @@ void CudaLinear::library(const float* x, int ldx, int M, float* y, int ldy, Epil
     }
     return streaming(x, ldx, M, y, ldy, ep, act);
   }
-  // Padded rows: the GEMM writes all outPad_ rows into scratch, the epilogue keeps the first N.
-  const bool padded = outPad_ > N;
-  const int Nm = padded ? outPad_ : N;
+  // Padded rows: the GEMM computes all outPad_ rows. In place when the caller's rows are that wide and nothing but
+  // the bias is added (the LM head's logits, whose stride is preferredOutputStride()); else into scratch, and the
+  // epilogue keeps the first N.
+  const bool padRows = outPad_ > N;
+  const bool inPlace = padRows && ldy >= outPad_ && ep == Epilogue::Store && yh.f16 == nullptr && yh.bf16 == nullptr;
+  const bool padded = padRows && !inPlace;
+  const int Nm = padRows ? outPad_ : N;
   if (padded) {
     acc = static_cast<float*>(ctx_.scratch->scratch(ScratchSource::kAcc, static_cast<std::size_t>(M) * Nm * 4));
     ldAcc = Nm;
@@ -607,8 +612,8 @@ void CudaLinear::library(const float* x, int ldx, int M, float* y, int ldy, Epil
   if (lt_ && ctx_.cublas->hasLt() && !padded && bias_ != nullptr && (ep == Epilogue::Store || ep == Epilogue::Add) &&
       yh.f16 == nullptr && yh.bf16 == nullptr) {
     try {
-      ctx_.cublas->ltGemmBias(kOpT, kOpN, N, M, K, wMat, wType, K, xh, wType, K, ep == Epilogue::Add ? 1.f : 0.f, y, ldy,
-                              bias_, st);
+      ctx_.cublas->ltGemmBias(kOpT, kOpN, inPlace ? Nm : N, M, K, wMat, wType, K, xh, wType, K, ep == Epilogue::Add ? 1.f : 0.f,
+                              y, ldy, bias_, st);
       return;
     } catch (const std::exception&) {
       lt_ = false;  // not for this layer: GEMM + epilogue kernel from now on

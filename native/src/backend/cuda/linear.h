@@ -54,6 +54,7 @@ class CudaLinear : public Linear {
     run(x, ldx, M, y, ldy, Epilogue::Store, Activation::Gelu, nullptr);
   }
   void weightRow(int n, float* out) const override;
+  int preferredOutputStride() const override { return outPad_ > out_ ? outPad_ : out_; }
 
   // y (stride ldy) = / += / act( x W^T + b ); tmp (M x out floats) is used by the Add epilogue of library GEMMs;
   // yh (optional) receives a 16-bit copy of y when the library path runs (see usesLibrary).

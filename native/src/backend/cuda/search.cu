@@ -88,12 +88,13 @@ __device__ void mergeLists(const float* lv, const int* lt, int lists, float* ov,
 }
 
 template <int K>
-__global__ void partialKernel(const float* __restrict__ logits, int vocab, int chunk, int chunks, float* __restrict__ partial) {
+__global__ void partialKernel(const float* __restrict__ logits, int vocab, int ld, int chunk, int chunks,
+                              float* __restrict__ partial) {
   __shared__ float sv[kThreads * K];
   __shared__ int stok[kThreads * K];
   __shared__ float sm[kThreads / 32], ss[kThreads / 32];
   const int row = blockIdx.y, c = blockIdx.x, tid = threadIdx.x;
-  const float* x = logits + static_cast<size_t>(row) * vocab;
+  const float* x = logits + static_cast<size_t>(row) * ld;
   const int begin = c * chunk, end = min(vocab, begin + chunk);
   float m = -INFINITY, s = 0.f;
   float tv[K];
@@ -154,7 +155,7 @@ __global__ void partialKernel(const float* __restrict__ logits, int vocab, int c
 }
 
 template <int K>
-__global__ void finalKernel(const float* __restrict__ logits, int rows, int vocab, int chunks,
+__global__ void finalKernel(const float* __restrict__ logits, int rows, int vocab, int ld, int chunks,
                             const float* __restrict__ partial, const int* __restrict__ specialIds, int cap,
                             float* __restrict__ out) {
   __shared__ float lv[kMaxChunks * K];
@@ -180,7 +181,7 @@ __global__ void finalKernel(const float* __restrict__ logits, int rows, int voca
     float* special = reinterpret_cast<float*>(tokens + static_cast<size_t>(rows) * K);
     for (int j = tid; j < cap; j += kThreads) {
       const int id = specialIds[row * cap + j];
-      special[row * cap + j] = id >= 0 && id < vocab ? logits[static_cast<size_t>(row) * vocab + id] : 0.f;
+      special[row * cap + j] = id >= 0 && id < vocab ? logits[static_cast<size_t>(row) * ld + id] : 0.f;
     }
   }
 }
@@ -192,15 +193,15 @@ int chunkSize(int vocab) {
 }
 
 template <int K>
-void run(const float* logits, int rows, int vocab, const int* specialIds, int cap, float* partial, float* out,
+void run(const float* logits, int rows, int vocab, int ld, const int* specialIds, int cap, float* partial, float* out,
          cudaStream_t st) {
   const int chunk = chunkSize(vocab);
   const int chunks = (vocab + chunk - 1) / chunk;
   // One block row per decoding row: the scheduler's batch (at most a few thousand rows) is far below the limit.
   if (rows > kMaxGridRows) throw std::invalid_argument("device search over " + std::to_string(rows) + " rows (at most 65535)");
-  partialKernel<K><<<dim3(chunks, rows), kThreads, 0, st>>>(logits, vocab, chunk, chunks, partial);
+  partialKernel<K><<<dim3(chunks, rows), kThreads, 0, st>>>(logits, vocab, ld, chunk, chunks, partial);
   GLOSSA_CUDA_LAUNCHED();
-  finalKernel<K><<<rows, kThreads, 0, st>>>(logits, rows, vocab, chunks, partial, specialIds, cap, out);
+  finalKernel<K><<<rows, kThreads, 0, st>>>(logits, rows, vocab, ld, chunks, partial, specialIds, cap, out);
   GLOSSA_CUDA_LAUNCHED();
 }
 
@@ -212,17 +213,18 @@ std::size_t rowSearchPartialFloats(int rows, int vocab, int k) {
   return static_cast<std::size_t>(rows) * chunks * (2 + 2 * k);
 }
 
-void rowSearch(const float* logits, int rows, int vocab, int k, const int* specialIds, int cap, float* partial,
+void rowSearch(const float* logits, int rows, int vocab, int ld, int k, const int* specialIds, int cap, float* partial,
                std::size_t partialFloats, float* out, cudaStream_t st) {
   if (rows <= 0) return;
+  if (ld < vocab) throw std::logic_error("row search: row stride below the vocabulary size");
   if (partialFloats < rowSearchPartialFloats(rows, vocab, k)) throw std::logic_error("row search: partial buffer too small");
   switch (k) {
-    case 1: return run<1>(logits, rows, vocab, specialIds, cap, partial, out, st);
-    case 2: return run<2>(logits, rows, vocab, specialIds, cap, partial, out, st);
-    case 4: return run<4>(logits, rows, vocab, specialIds, cap, partial, out, st);
-    case 8: return run<8>(logits, rows, vocab, specialIds, cap, partial, out, st);
-    case 16: return run<16>(logits, rows, vocab, specialIds, cap, partial, out, st);
-    case 32: return run<32>(logits, rows, vocab, specialIds, cap, partial, out, st);
+    case 1: return run<1>(logits, rows, vocab, ld, specialIds, cap, partial, out, st);
+    case 2: return run<2>(logits, rows, vocab, ld, specialIds, cap, partial, out, st);
+    case 4: return run<4>(logits, rows, vocab, ld, specialIds, cap, partial, out, st);
+    case 8: return run<8>(logits, rows, vocab, ld, specialIds, cap, partial, out, st);
+    case 16: return run<16>(logits, rows, vocab, ld, specialIds, cap, partial, out, st);
+    case 32: return run<32>(logits, rows, vocab, ld, specialIds, cap, partial, out, st);
     default: throw std::logic_error("row search: k must be a power of two <= 32");
   }
 }

@@ -126,6 +126,21 @@ int check(const CpuFeatures& cpu) {
     const float gIn = g.expInPlace(ex.data(), n, 3.f);
     g.gelu(gl.data(), static_cast<std::size_t>(n));
     g.axpy(0.37f, b.data(), ax.data(), n);
+    // weightedSum over 5 rows == zero + 5 axpys, in every table.
+    std::vector<std::vector<float>> wrows(5, std::vector<float>(static_cast<std::size_t>(n)));
+    std::vector<const float*> wptr;
+    const float wts[5] = {0.31f, -1.7f, 2.5e-3f, 0.9f, 1e-7f};
+    for (auto& r : wrows) {
+      for (float& v : r) v = U(rng);
+      wptr.push_back(r.data());
+    }
+    std::vector<float> ws(static_cast<std::size_t>(n)), wsAxpy(static_cast<std::size_t>(n), 0.f);
+    g.weightedSum(wts, wptr.data(), 5, ws.data(), n);
+    for (int j = 0; j < 5; ++j) g.axpy(wts[j], wptr[static_cast<std::size_t>(j)], wsAxpy.data(), n);
+    if (std::memcmp(ws.data(), wsAxpy.data(), 4 * static_cast<std::size_t>(n)) != 0) {
+      std::printf("MISMATCH generic weightedSum vs zero + axpy n=%d\n", n);
+      ++bad;
+    }
     for (const char* set : {"avx2", "avx512"}) {
       const KernelTable& kt = selectKernels(cpu, set);
       if (std::strcmp(kt.name, set) != 0) continue;
@@ -134,7 +149,9 @@ int check(const CpuFeatures& cpu) {
       const float i2 = kt.expInPlace(ex2.data(), n, 3.f);
       kt.gelu(gl2.data(), static_cast<std::size_t>(n));
       kt.axpy(0.37f, b.data(), ax2.data(), n);
-      const bool ok = std::memcmp(&d2, &gDot, 4) == 0 && std::memcmp(&s2, &gSum, 4) == 0 && std::memcmp(&i2, &gIn, 4) == 0 &&
+      std::vector<float> ws2(static_cast<std::size_t>(n));
+      kt.weightedSum(wts, wptr.data(), 5, ws2.data(), n);
+      const bool ok = std::memcmp(ws2.data(), ws.data(), 4 * static_cast<std::size_t>(n)) == 0 && std::memcmp(&d2, &gDot, 4) == 0 && std::memcmp(&s2, &gSum, 4) == 0 && std::memcmp(&i2, &gIn, 4) == 0 &&
                       std::memcmp(ex2.data(), ex.data(), 4 * n) == 0 && std::memcmp(gl2.data(), gl.data(), 4 * n) == 0 &&
                       std::memcmp(ax2.data(), ax.data(), 4 * n) == 0;
       if (!ok) {

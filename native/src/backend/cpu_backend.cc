@@ -213,6 +213,7 @@ void CpuBackend::segmentAttention(const float* qkv, const SegmentRows& seg, int 
   const std::size_t items = static_cast<std::size_t>(M) * heads;
   pool_.parallelFor(items, [&](std::size_t b, std::size_t e) {
     std::vector<float> scores;
+    std::vector<const float*> valueRows;
     for (std::size_t it = b; it < e; ++it) {
       const int r = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
@@ -224,10 +225,9 @@ void CpuBackend::segmentAttention(const float* qkv, const SegmentRows& seg, int 
       for (int j = 0; j < n; ++j)
         scores[j] = kernels_.dot(q, qkv + static_cast<std::size_t>(start + j) * ld + d + h * hd, hd) * scale;
       softmaxInPlace(kernels_, scores.data(), n);
-      float* o = out + static_cast<std::size_t>(r) * d + h * hd;
-      for (int i = 0; i < hd; ++i) o[i] = 0.f;
-      for (int j = 0; j < n; ++j)
-        kernels_.axpy(scores[j], qkv + static_cast<std::size_t>(start + j) * ld + 2 * d + h * hd, o, hd);
+      valueRows.resize(static_cast<std::size_t>(n));
+      for (int j = 0; j < n; ++j) valueRows[j] = qkv + static_cast<std::size_t>(start + j) * ld + 2 * d + h * hd;
+      kernels_.weightedSum(scores.data(), valueRows.data(), n, out + static_cast<std::size_t>(r) * d + h * hd, hd);
     }
   }, 4);
 }
@@ -250,6 +250,7 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
   const std::size_t items = static_cast<std::size_t>(M) * heads;
   pool_.parallelFor(items, [&](std::size_t b, std::size_t e) {
     std::vector<float> scores;
+    std::vector<const float*> valueRows;
     for (std::size_t it = b; it < e; ++it) {
       const int m = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
@@ -260,10 +261,9 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
       for (int j = 0; j < numKeys; ++j)
         scores[j] = kernels_.dot(qh, kv.at(blocks[j / bs], layer, 0, j % bs) + h * hd, hd) * scale;
       softmaxInPlace(kernels_, scores.data(), numKeys);
-      float* o = out + static_cast<std::size_t>(m) * d + h * hd;
-      for (int i = 0; i < hd; ++i) o[i] = 0.f;
-      for (int j = 0; j < numKeys; ++j)
-        kernels_.axpy(scores[j], kv.at(blocks[j / bs], layer, 1, j % bs) + h * hd, o, hd);
+      valueRows.resize(static_cast<std::size_t>(numKeys));
+      for (int j = 0; j < numKeys; ++j) valueRows[j] = kv.at(blocks[j / bs], layer, 1, j % bs) + h * hd;
+      kernels_.weightedSum(scores.data(), valueRows.data(), numKeys, out + static_cast<std::size_t>(m) * d + h * hd, hd);
     }
   }, 4);
 }

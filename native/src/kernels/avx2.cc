@@ -104,6 +104,36 @@ void axpy(float a, const float* x, float* y, int n) {
   for (; i < n; ++i) y[i] = __builtin_fmaf(a, x[i], y[i]);
 }
 
+// Four 8-float chunks of y in registers per pass over the rows (independent FMA chains).
+void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
+  int i = 0;
+  for (; i + 32 <= d; i += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < n; ++j) {
+      const __m256 wj = _mm256_set1_ps(w[j]);
+      const float* r = rows[j] + i;
+      a0 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(r), a0);
+      a1 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(r + 8), a1);
+      a2 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(r + 16), a2);
+      a3 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(r + 24), a3);
+    }
+    _mm256_storeu_ps(y + i, a0);
+    _mm256_storeu_ps(y + i + 8, a1);
+    _mm256_storeu_ps(y + i + 16, a2);
+    _mm256_storeu_ps(y + i + 24, a3);
+  }
+  for (; i + 8 <= d; i += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) a = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + i), a);
+    _mm256_storeu_ps(y + i, a);
+  }
+  for (; i < d; ++i) {
+    float a = 0.f;
+    for (int j = 0; j < n; ++j) a = __builtin_fmaf(w[j], rows[j][i], a);
+    y[i] = a;
+  }
+}
+
 inline __m256 pow2(__m256i k) {  // 2^k for k in [-126, 127]
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
 }
@@ -208,7 +238,7 @@ void gelu(float* x, std::size_t n) {
   }
 }
 
-const KernelTable kTable{"avx2", gemmPanels, dot, axpy, sumExp, expInPlace, gelu};
+const KernelTable kTable{"avx2", gemmPanels, dot, axpy, weightedSum, sumExp, expInPlace, gelu};
 
 }  // namespace
 }  // namespace glossa

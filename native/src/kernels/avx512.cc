@@ -103,6 +103,32 @@ void axpy(float a, const float* x, float* y, int n) {
   }
 }
 
+// Four 16-float chunks of y in registers per pass over the rows (a 64-dim attention head in one pass).
+void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
+  int i = 0;
+  for (; i + 64 <= d; i += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < n; ++j) {
+      const __m512 wj = _mm512_set1_ps(w[j]);
+      const float* r = rows[j] + i;
+      a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(r), a0);
+      a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(r + 16), a1);
+      a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(r + 32), a2);
+      a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(r + 48), a3);
+    }
+    _mm512_storeu_ps(y + i, a0);
+    _mm512_storeu_ps(y + i + 16, a1);
+    _mm512_storeu_ps(y + i + 32, a2);
+    _mm512_storeu_ps(y + i + 48, a3);
+  }
+  for (; i < d; i += 16) {
+    const __mmask16 m = static_cast<__mmask16>(d - i >= 16 ? 0xFFFFu : (1u << (d - i)) - 1u);
+    __m512 a = _mm512_setzero_ps();
+    for (int j = 0; j < n; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(m, rows[j] + i), a);
+    _mm512_mask_storeu_ps(y + i, m, a);
+  }
+}
+
 // exp(x) with Cody-Waite reduction and the Cephes expf polynomial (~1 ulp); 0 below the float range (and -inf).
 inline __m512 exp512(__m512 x) {
   const __m512 lo = _mm512_set1_ps(-87.33654f);
@@ -189,7 +215,7 @@ void gelu(float* x, std::size_t n) {
   }
 }
 
-const KernelTable kTable{"avx512", gemmPanels, dot, axpy, sumExp, expInPlace, gelu};
+const KernelTable kTable{"avx512", gemmPanels, dot, axpy, weightedSum, sumExp, expInPlace, gelu};
 
 }  // namespace
 }  // namespace glossa

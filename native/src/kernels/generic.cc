@@ -54,6 +54,14 @@ void axpy(float a, const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
+void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
+  for (int i = 0; i < d; ++i) {
+    float acc = 0.f;
+    for (int j = 0; j < n; ++j) acc = std::fma(w[j], rows[j][i], acc);
+    y[i] = acc;
+  }
+}
+
 }  // namespace
 
 float referenceExp(float x) {
@@ -122,7 +130,7 @@ void genericGelu(float* x, std::size_t n) {
 }
 
 namespace {
-const KernelTable kTable{"generic", gemmPanels, dot, axpy, genericSumExp, genericExpInPlace, genericGelu};
+const KernelTable kTable{"generic", gemmPanels, dot, axpy, weightedSum, genericSumExp, genericExpInPlace, genericGelu};
 }  // namespace
 
 const KernelTable& genericKernels() { return kTable; }

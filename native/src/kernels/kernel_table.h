@@ -26,6 +26,10 @@ struct KernelTable {
   float (*dot)(const float* a, const float* b, int n);
   // y += a * x
   void (*axpy)(float a, const float* x, float* y, int n);
+  // y[i] = sum_j w[j] * rows[j][i] for i < d, as y = 0 followed by axpy(w[j], rows[j], y, d) for j = 0..n-1 (the same
+  // fused multiply-adds in the same order, so the same bits), with y held in registers across the rows
+  // (attention's weighted sum of value rows).
+  void (*weightedSum)(const float* w, const float* const* rows, int n, float* y, int d);
   // sum_i exp(x[i] - shift) (exp(-inf) = 0), fixed order; exp accurate to ~1-2 ulp.
   float (*sumExp)(const float* x, int n, float shift);
   // x[i] = exp(x[i] - shift); returns their sum (fixed order).
@@ -36,7 +40,7 @@ struct KernelTable {
 };
 
 // Portable versions of the AVX-512 exp / GELU arithmetic (same operations, std::fma): every table gives the
-// same bits for dot, axpy, sumExp, expInPlace and gelu (the GEMM differs: generic multiplies and adds).
+// same bits for dot, axpy, weightedSum, sumExp, expInPlace and gelu (the GEMM differs: generic multiplies and adds).
 float referenceExp(float x);
 float referenceGelu(float x);
 float genericSumExp(const float* x, int n, float shift);

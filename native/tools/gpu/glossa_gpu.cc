@@ -487,36 +487,39 @@ int conformance() {
         spec[0] = 3;
         spec[1] = vocab - 1;
         spec[cap + 0] = 7;
-        const RowSearchResults c = cpu->enqueueRowSearch(logits.data(), rows, vocab, vocab, k, spec.data(), cap);
-        std::vector<float> cs(c.stats, c.stats + rows * 2), cv(c.topValue, c.topValue + rows * k),
-            csp(c.special, c.special + rows * cap);
-        std::vector<int> ct(c.topToken, c.topToken + rows * k);
-        auto gl = G.put(logits);
-        const int* ds = gpu->uploadInts(spec.data(), spec.size());
-        const RowSearchResults g = gpu->enqueueRowSearch(gl->data(), rows, vocab, vocab, k, ds, cap);
-        gpu->synchronize();
-        std::vector<float> gs(g.stats, g.stats + rows * 2), gv(g.topValue, g.topValue + rows * k),
-            gsp(g.special, g.special + rows * cap);
-        std::vector<int> gt(g.topToken, g.topToken + rows * k);
+        // One search's results copied out of the backend's buffers: stats, top values, top tokens, specials.
+        struct Found {
+          std::vector<float> stats, values, specials;
+          std::vector<int> tokens;
+        };
+        auto found = [&](const RowSearchResults& r) {
+          return Found{{r.stats, r.stats + rows * 2}, {r.topValue, r.topValue + rows * k}, {r.special, r.special + rows * cap},
+                       {r.topToken, r.topToken + rows * k}};
+        };
+        // The GPU's search over host rows of `ld` floats (ld > vocab: padded LM-head logits).
+        auto onGpu = [&](const std::vector<float>& host, int ld) {
+          auto dl = G.put(host);
+          const int* ds = gpu->uploadInts(spec.data(), spec.size());
+          const RowSearchResults r = gpu->enqueueRowSearch(dl->data(), rows, vocab, ld, k, ds, cap);
+          gpu->synchronize();
+          return found(r);
+        };
+        const Found c = found(cpu->enqueueRowSearch(logits.data(), rows, vocab, vocab, k, spec.data(), cap));
         const std::string cfg = cm + " vocab " + std::to_string(vocab) + " k " + std::to_string(k);
-        rep.check("search stats", cfg, relErr(gs, cs), 1e-5);
-        rep.exact("search top-k", cfg, gt == ct && gv == cv, gt == ct ? "same tokens and values" : "tokens differ");
-        rep.exact("search specials", cfg, gsp == csp);
-        // The same rows at a wider stride (padded LM-head logits); the padding holds values that must be ignored.
+        const Found g = onGpu(logits, vocab);
+        rep.check("search stats", cfg, relErr(g.stats, c.stats), 1e-5);
+        rep.exact("search top-k", cfg, g.tokens == c.tokens && g.values == c.values, g.tokens == c.tokens ? "same tokens and values" : "tokens differ");
+        rep.exact("search specials", cfg, g.specials == c.specials);
+        // The same rows at a wider stride; the padding holds values that must be ignored.
         const int ld = vocab + 6;
         std::vector<float> wideLogits(static_cast<std::size_t>(rows) * ld, 1e30f);
         for (int r = 0; r < rows; ++r)
           std::copy_n(logits.data() + static_cast<std::size_t>(r) * vocab, vocab, wideLogits.data() + static_cast<std::size_t>(r) * ld);
-        auto gwl = G.put(wideLogits);
-        const int* ds2 = gpu->uploadInts(spec.data(), spec.size());
-        const RowSearchResults g2 = gpu->enqueueRowSearch(gwl->data(), rows, vocab, ld, k, ds2, cap);
-        gpu->synchronize();
-        std::vector<float> g2s(g2.stats, g2.stats + rows * 2), g2v(g2.topValue, g2.topValue + rows * k),
-            g2sp(g2.special, g2.special + rows * cap);
-        std::vector<int> g2t(g2.topToken, g2.topToken + rows * k);
-        rep.check("search stats, row stride " + std::to_string(ld), cfg, relErr(g2s, cs), 1e-5);
-        rep.exact("search top-k, row stride " + std::to_string(ld), cfg, g2t == ct && g2v == cv && g2sp == csp,
-                  g2t == ct ? "same tokens, values and specials" : "tokens differ");
+        const Found w = onGpu(wideLogits, ld);
+        rep.check("search stats, row stride " + std::to_string(ld), cfg, relErr(w.stats, c.stats), 1e-5);
+        rep.exact("search top-k, row stride " + std::to_string(ld), cfg,
+                  w.tokens == c.tokens && w.values == c.values && w.specials == c.specials,
+                  w.tokens == c.tokens ? "same tokens, values and specials" : "tokens differ");
       }
     }
   }

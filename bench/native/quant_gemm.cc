@@ -137,6 +137,14 @@ int check(const CpuFeatures& cpu) {
     std::vector<float> ws(static_cast<std::size_t>(n)), wsAxpy(static_cast<std::size_t>(n), 0.f);
     g.weightedSum(wts, wptr.data(), 5, ws.data(), n);
     for (int j = 0; j < 5; ++j) g.axpy(wts[j], wptr[static_cast<std::size_t>(j)], wsAxpy.data(), n);
+    // scaledDots over the same 5 rows == dot(q, row) * scale, in every table.
+    float sd[5], sdRef[5];
+    g.scaledDots(b.data(), wptr.data(), 5, n, 0.125f, sd);
+    for (int j = 0; j < 5; ++j) sdRef[j] = g.dot(b.data(), wptr[static_cast<std::size_t>(j)], n) * 0.125f;
+    if (std::memcmp(sd, sdRef, sizeof sd) != 0) {
+      std::printf("MISMATCH generic scaledDots vs dot * scale n=%d\n", n);
+      ++bad;
+    }
     if (std::memcmp(ws.data(), wsAxpy.data(), 4 * static_cast<std::size_t>(n)) != 0) {
       std::printf("MISMATCH generic weightedSum vs zero + axpy n=%d\n", n);
       ++bad;
@@ -151,7 +159,9 @@ int check(const CpuFeatures& cpu) {
       kt.axpy(0.37f, b.data(), ax2.data(), n);
       std::vector<float> ws2(static_cast<std::size_t>(n));
       kt.weightedSum(wts, wptr.data(), 5, ws2.data(), n);
-      const bool ok = std::memcmp(ws2.data(), ws.data(), 4 * static_cast<std::size_t>(n)) == 0 && std::memcmp(&d2, &gDot, 4) == 0 && std::memcmp(&s2, &gSum, 4) == 0 && std::memcmp(&i2, &gIn, 4) == 0 &&
+      float sd2[5];
+      kt.scaledDots(b.data(), wptr.data(), 5, n, 0.125f, sd2);
+      const bool ok = std::memcmp(sd2, sd, sizeof sd) == 0 && std::memcmp(ws2.data(), ws.data(), 4 * static_cast<std::size_t>(n)) == 0 && std::memcmp(&d2, &gDot, 4) == 0 && std::memcmp(&s2, &gSum, 4) == 0 && std::memcmp(&i2, &gIn, 4) == 0 &&
                       std::memcmp(ex2.data(), ex.data(), 4 * n) == 0 && std::memcmp(gl2.data(), gl.data(), 4 * n) == 0 &&
                       std::memcmp(ax2.data(), ax.data(), 4 * n) == 0;
       if (!ok) {

@@ -213,7 +213,7 @@ void CpuBackend::segmentAttention(const float* qkv, const SegmentRows& seg, int 
   const std::size_t items = static_cast<std::size_t>(M) * heads;
   pool_.parallelFor(items, [&](std::size_t b, std::size_t e) {
     std::vector<float> scores;
-    std::vector<const float*> valueRows;
+    std::vector<const float*> keyRows, valueRows;
     for (std::size_t it = b; it < e; ++it) {
       const int r = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
@@ -222,8 +222,9 @@ void CpuBackend::segmentAttention(const float* qkv, const SegmentRows& seg, int 
       const int n = seg.segLen[s];
       const float* q = qkv + static_cast<std::size_t>(r) * ld + h * hd;
       scores.resize(static_cast<std::size_t>(n));
-      for (int j = 0; j < n; ++j)
-        scores[j] = kernels_.dot(q, qkv + static_cast<std::size_t>(start + j) * ld + d + h * hd, hd) * scale;
+      keyRows.resize(static_cast<std::size_t>(n));
+      for (int j = 0; j < n; ++j) keyRows[j] = qkv + static_cast<std::size_t>(start + j) * ld + d + h * hd;
+      kernels_.scaledDots(q, keyRows.data(), n, hd, scale, scores.data());
       softmaxInPlace(kernels_, scores.data(), n);
       valueRows.resize(static_cast<std::size_t>(n));
       for (int j = 0; j < n; ++j) valueRows[j] = qkv + static_cast<std::size_t>(start + j) * ld + 2 * d + h * hd;
@@ -250,7 +251,7 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
   const std::size_t items = static_cast<std::size_t>(M) * heads;
   pool_.parallelFor(items, [&](std::size_t b, std::size_t e) {
     std::vector<float> scores;
-    std::vector<const float*> valueRows;
+    std::vector<const float*> keyRows, valueRows;
     for (std::size_t it = b; it < e; ++it) {
       const int m = static_cast<int>(it / heads);
       const int h = static_cast<int>(it % heads);
@@ -258,8 +259,9 @@ void CpuBackend::pagedAttention(const PagedKvLayout& kv, int layer, const float*
       const int numKeys = rows.numKeys[m];
       const float* qh = q + static_cast<std::size_t>(m) * ldq + h * hd;
       scores.resize(static_cast<std::size_t>(numKeys));
-      for (int j = 0; j < numKeys; ++j)
-        scores[j] = kernels_.dot(qh, kv.at(blocks[j / bs], layer, 0, j % bs) + h * hd, hd) * scale;
+      keyRows.resize(static_cast<std::size_t>(numKeys));
+      for (int j = 0; j < numKeys; ++j) keyRows[j] = kv.at(blocks[j / bs], layer, 0, j % bs) + h * hd;
+      kernels_.scaledDots(qh, keyRows.data(), numKeys, hd, scale, scores.data());
       softmaxInPlace(kernels_, scores.data(), numKeys);
       valueRows.resize(static_cast<std::size_t>(numKeys));
       for (int j = 0; j < numKeys; ++j) valueRows[j] = kv.at(blocks[j / bs], layer, 1, j % bs) + h * hd;

@@ -105,6 +105,10 @@ void axpy(float a, const float* x, float* y, int n) {
 }
 
 // Four 8-float chunks of y in registers per pass over the rows (independent FMA chains).
+void scaledDots(const float* q, const float* const* rows, int n, int d, float scale, float* out) {
+  for (int j = 0; j < n; ++j) out[j] = dot(q, rows[j], d) * scale;
+}
+
 void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
   int i = 0;
   for (; i + 32 <= d; i += 32) {
@@ -238,7 +242,7 @@ void gelu(float* x, std::size_t n) {
   }
 }
 
-const KernelTable kTable{"avx2", gemmPanels, dot, axpy, weightedSum, sumExp, expInPlace, gelu};
+const KernelTable kTable{"avx2", gemmPanels, dot, scaledDots, axpy, weightedSum, sumExp, expInPlace, gelu};
 
 }  // namespace
 }  // namespace glossa

@@ -54,6 +54,10 @@ void axpy(float a, const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
+void scaledDots(const float* q, const float* const* rows, int n, int d, float scale, float* out) {
+  for (int j = 0; j < n; ++j) out[j] = dot(q, rows[j], d) * scale;
+}
+
 void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
   for (int i = 0; i < d; ++i) {
     float acc = 0.f;
@@ -130,7 +134,7 @@ void genericGelu(float* x, std::size_t n) {
 }
 
 namespace {
-const KernelTable kTable{"generic", gemmPanels, dot, axpy, weightedSum, genericSumExp, genericExpInPlace, genericGelu};
+const KernelTable kTable{"generic", gemmPanels, dot, scaledDots, axpy, weightedSum, genericSumExp, genericExpInPlace, genericGelu};
 }  // namespace
 
 const KernelTable& genericKernels() { return kTable; }

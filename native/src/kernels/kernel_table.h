@@ -24,6 +24,8 @@ struct KernelTable {
                      int ldy, int N, int panelBegin, int panelEnd);
   // Dot product with a fixed reduction order.
   float (*dot)(const float* a, const float* b, int n);
+  // out[j] = dot(q, rows[j], d) * scale for j < n: each product exactly as dot computes it (attention scores).
+  void (*scaledDots)(const float* q, const float* const* rows, int n, int d, float scale, float* out);
   // y += a * x
   void (*axpy)(float a, const float* x, float* y, int n);
   // y[i] = sum_j w[j] * rows[j][i] for i < d, as y = 0 followed by axpy(w[j], rows[j], y, d) for j = 0..n-1 (the same

@@ -104,9 +104,8 @@ __global__ void partialKernel(const float* __restrict__ logits, int vocab, int l
     tv[j] = -INFINITY;
     tt[j] = INT_MAX;
   }
-  for (int i = begin + tid; i < end; i += kThreads) {
-    const float v = x[i];
-    if (v == -INFINITY || v != v) continue;
+  auto take = [&](float v, int i) {
+    if (v == -INFINITY || v != v) return;
     if (v > m) {
       s = (m == -INFINITY ? 0.f : s * expf(m - v)) + 1.f;
       m = v;
@@ -127,6 +126,21 @@ __global__ void partialKernel(const float* __restrict__ logits, int vocab, int l
           ct = xt;
         }
     }
+  };
+  if ((reinterpret_cast<uintptr_t>(x + begin) & 15) == 0) {
+    // 16-byte loads, two in flight per thread: memory-level parallelism for a loop whose body depends on (m, s).
+    int i = begin + 4 * tid;
+    for (; i + 4 * kThreads + 3 < end; i += 8 * kThreads) {
+      const float4 a = *reinterpret_cast<const float4*>(x + i);
+      const float4 b = *reinterpret_cast<const float4*>(x + i + 4 * kThreads);
+      take(a.x, i), take(a.y, i + 1), take(a.z, i + 2), take(a.w, i + 3);
+      const int ib = i + 4 * kThreads;
+      take(b.x, ib), take(b.y, ib + 1), take(b.z, ib + 2), take(b.w, ib + 3);
+    }
+    for (; i < end; i += 4 * kThreads)
+      for (int j = 0; j < 4 && i + j < end; ++j) take(x[i + j], i + j);
+  } else {
+    for (int i = begin + tid; i < end; i += kThreads) take(x[i], i);
   }
   // Block statistics: a fixed combination order (deterministic).
   for (int o = 16; o > 0; o >>= 1) {

@@ -51,8 +51,9 @@ interface Job {
   error?: { message: string; status: number };
 }
 
-test("POST /admin/calib-data/sample is a job in a worker thread: 202 at once, /health and translation keep going", { skip: modelSkip, timeout: 600_000 }, async (t) => {
-  const admin = calibAdminRoutes({
+/** The calibration admin routes on the fixture's registry and corpora, behind KEY, 4 KiB bodies. */
+function adminRoutes(): ReturnType<typeof calibAdminRoutes> {
+  return calibAdminRoutes({
     dbPath: fx.dbPath,
     corpora: fx.corpora,
     manifestDir: fx.manifestDir,
@@ -61,6 +62,10 @@ test("POST /admin/calib-data/sample is a job in a worker thread: 202 at once, /h
     adminKey: KEY,
     settings: { adminKey: KEY, maxBodyBytes: 4096 },
   });
+}
+
+test("POST /admin/calib-data/sample is a job in a worker thread: 202 at once, /health and translation keep going", { skip: modelSkip, timeout: 600_000 }, async (t) => {
+  const admin = adminRoutes();
   await backend.with(
     { adminKey: KEY, maxBodyBytes: 4096 },
     async (url) => {
@@ -113,15 +118,7 @@ test("POST /admin/calib-data/sample is a job in a worker thread: 202 at once, /h
 });
 
 test("admin jobs: input errors at once, work errors on the job with their status, bodies within the size limit", { skip: modelSkip, timeout: 300_000 }, async () => {
-  const admin = calibAdminRoutes({
-    dbPath: fx.dbPath,
-    corpora: fx.corpora,
-    manifestDir: fx.manifestDir,
-    evalDir: fx.evalDir,
-    repoRoot: fx.repo,
-    adminKey: KEY,
-    settings: { adminKey: KEY, maxBodyBytes: 4096 },
-  });
+  const admin = adminRoutes();
   await backend.with(
     { adminKey: KEY },
     async (url) => {

@@ -6,12 +6,11 @@
  * model; skipped (with the reason) without them.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { corporaDir, evalDir, modelDir, repoRoot } from "../src/config.js";
+import { corporaDir, evalDir, modelDir } from "../src/config.js";
 import { openEngineTranslator } from "../src/eval/engineTranslator.js";
 import { readManifests, selectEntries, type EvalSetEntry } from "../src/eval/manifest.js";
 import { runEvaluation, type EvalResult } from "../src/eval/runner.js";
@@ -20,6 +19,7 @@ import { openQueue, type QueueTarget } from "../src/jobs/queue.js";
 import { openRegistry, type Registry } from "../src/storage/db.js";
 import { ensureReferenceEngine } from "../src/storage/engines.js";
 import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
+import { entryCommand, spawnCapturing, waitForOutput, type CapturedProcess } from "./helpers/process.js";
 import { REDIS_URL as REDIS, redisSkip } from "./helpers/redis.js";
 
 const MODEL = modelDir();
@@ -36,42 +36,15 @@ const skipPg = skip || (await pgSkip());
 const skipRedis = skip || (await redisSkip());
 const LIMIT = 48;
 
-function glossa(): string[] {
-  return import.meta.url.endsWith(".ts")
-    ? ["--import", "tsx", join(repoRoot(), "src", "cli", "glossa.ts")]
-    : [join(repoRoot(), "dist", "src", "cli", "glossa.js")];
-}
-
-interface WorkerProc {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function startWorker(registry: string, target: QueueTarget): WorkerProc {
-  const child = spawn(process.execPath, [...glossa(), "worker", "--threads", "1", "--lock-ms", "2000"], {
-    cwd: repoRoot(),
-    env: { ...process.env, GLOSSA_DB: registry, GLOSSA_QUEUE: target.url, GLOSSA_QUEUE_NAME: target.name, GLOSSA_MODEL: MODEL },
-    stdio: ["ignore", "pipe", "pipe"],
+/** A `glossa worker` process on the registry and queue, 1 engine thread, a 2-s lock (a killed worker's shard
+ * comes back quickly). */
+function startWorker(registry: string, target: QueueTarget): CapturedProcess {
+  return spawnCapturing([...entryCommand("cli/glossa"), "worker", "--threads", "1", "--lock-ms", "2000"], {
+    GLOSSA_DB: registry,
+    GLOSSA_QUEUE: target.url,
+    GLOSSA_QUEUE_NAME: target.name,
+    GLOSSA_MODEL: MODEL,
   });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(p: WorkerProc, re: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
-  const end = Date.now() + timeoutMs;
-  let gone = false;
-  void p.exited.then(() => (gone = true));
-  for (;;) {
-    const m = re.exec(p.output());
-    if (m) return m;
-    if (gone) throw new Error(`worker exited before ${re}:\n${p.output()}`);
-    if (Date.now() > end) throw new Error(`timed out waiting for ${re}:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** What must not depend on how the work was spread. */
@@ -93,7 +66,7 @@ function comparable(results: EvalResult[]) {
 
 describe("evaluation shards over workers", { skip }, () => {
   const tmp = mkdtempSync(join(tmpdir(), "glossa-dist-"));
-  const workers: WorkerProc[] = [];
+  const workers: CapturedProcess[] = [];
   let entries: EvalSetEntry[];
   let single: ReturnType<typeof comparable>;
   after(async () => {
@@ -142,7 +115,7 @@ describe("evaluation shards over workers", { skip }, () => {
     try {
       const pair = [startWorker(location, target), startWorker(location, target)];
       workers.push(...pair);
-      await Promise.all(pair.map((w) => waitFor(w, /glossa worker ready/)));
+      await Promise.all(pair.map((w) => waitForOutput(w, /glossa worker ready/)));
       assert.deepEqual(await queued(reg, target, 10), single);
       // Both took part: 10 shards for two workers.
       for (const w of pair) assert.match(w.output(), /flores200-dev (de-en|en-zh) lines \d+-\d+/);
@@ -164,10 +137,10 @@ describe("evaluation shards over workers", { skip }, () => {
     try {
       const doomed = startWorker(db.url, target);
       workers.push(doomed);
-      await waitFor(doomed, /glossa worker ready/);
+      await waitForOutput(doomed, /glossa worker ready/);
       const result = queued(reg, target, 24);
       // The first shard it starts: kill it while it translates (24 FLORES lines take seconds).
-      const [, shard] = await waitFor(doomed, /glossa-mini-50 (flores200-dev \S+ lines \d+-\d+) \(attempt 1\)/);
+      const [, shard] = await waitForOutput(doomed, /glossa-mini-50 (flores200-dev \S+ lines \d+-\d+) \(attempt 1\)/);
       doomed.child.kill("SIGKILL");
       await doomed.exited;
       const rescuer = startWorker(db.url, target);

@@ -8,12 +8,12 @@
  * engine in each process, so it is not timed; the revocation and a second release are.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { modelDir, repoRoot } from "../src/config.js";
+import { modelDir } from "../src/config.js";
 import { openArtifactStore } from "../src/storage/artifacts/index.js";
 import { openRegistry, type Registry } from "../src/storage/db.js";
 import { ensureReferenceEngine, registerEngine } from "../src/storage/engines.js";
@@ -21,17 +21,12 @@ import { sha256File } from "../src/storage/hashing.js";
 import { recordGateDecision } from "../src/storage/releases.js";
 import { buildTestEngine, SKIP as CALIB_SKIP } from "./calib-fixture.js";
 import { createTestDatabase, pgSkip } from "./helpers/postgres.js";
+import { entryCommand, spawnCapturing, waitForOutput } from "./helpers/process.js";
 
 const MODEL = modelDir();
 const pgSkipReason = await pgSkip();
 const skip = pgSkipReason || CALIB_SKIP || (existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`);
 const BOUND_MS = 2000;
-
-function mainCommand(): string[] {
-  return import.meta.url.endsWith(".ts")
-    ? ["--import", "tsx", join(repoRoot(), "src", "server", "main.ts")]
-    : [join(repoRoot(), "dist", "src", "server", "main.js")];
-}
 
 interface Replica {
   child: ChildProcess;
@@ -40,27 +35,14 @@ interface Replica {
 }
 
 async function startReplica(db: string, enginesDir: string): Promise<Replica> {
-  const child = spawn(process.execPath, mainCommand(), {
-    cwd: repoRoot(),
-    env: {
-      ...process.env, PORT: "0", GLOSSA_HOST: "127.0.0.1", GLOSSA_THREADS: "1", GLOSSA_MODEL: MODEL, GLOSSA_DB: db, GLOSSA_SHUTDOWN_GRACE_MS: "2000",
-      GLOSSA_ARTIFACTS: "registry", GLOSSA_ENGINES_DIR: enginesDir,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const p = spawnCapturing(entryCommand("server/main"), {
+    PORT: "0", GLOSSA_HOST: "127.0.0.1", GLOSSA_THREADS: "1", GLOSSA_MODEL: MODEL, GLOSSA_DB: db, GLOSSA_SHUTDOWN_GRACE_MS: "2000",
+    GLOSSA_ARTIFACTS: "registry", GLOSSA_ENGINES_DIR: enginesDir,
   });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  let exited = false;
-  child.on("exit", () => (exited = true));
   const end = Date.now() + 180_000;
-  for (;;) {
-    const m = /glossa listening on (http:\/\/\S+)/.exec(out);
-    if (m && /glossa ready/.test(out)) return { child, url: m[1]!, output: () => out };
-    if (exited) throw new Error(`replica exited:\n${out}`);
-    if (Date.now() > end) throw new Error(`replica not ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const [, url] = await waitForOutput(p, /glossa listening on (http:\/\/\S+)/, 180_000);
+  await waitForOutput(p, /glossa ready/, end - Date.now());
+  return { child: p.child, url: url!, output: p.output };
 }
 
 /** Which engine answers an en -> de request on this replica. */

@@ -4,46 +4,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { modelDir, repoRoot } from "../src/config.js";
+import { modelDir } from "../src/config.js";
+import { entryCommand, spawnCapturing, waitForOutput, type CapturedProcess } from "./helpers/process.js";
 
 const MODEL = modelDir();
 const skip = existsSync(join(MODEL, "config.json")) ? false : `no model at ${MODEL}`;
 
-/** node dist/src/server/main.js when running compiled, the TypeScript source through tsx otherwise. */
-function mainCommand(): string[] {
-  const compiled = !import.meta.url.endsWith(".ts");
-  return compiled
-    ? [join(repoRoot(), "dist", "src", "server", "main.js")]
-    : ["--import", "tsx", join(repoRoot(), "src", "server", "main.ts")];
-}
-
-function launch(env: Record<string, string>, args: string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [...mainCommand(), ...args], {
-    cwd: repoRoot(),
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitForOutput(output: () => string, re: RegExp, exited: Promise<unknown>, timeoutMs = 120_000): Promise<RegExpExecArray> {
-  const end = Date.now() + timeoutMs;
-  let gone = false;
-  void exited.then(() => (gone = true));
-  for (;;) {
-    const m = re.exec(output());
-    if (m) return m;
-    if (gone) assert.fail(`process exited before printing ${re}:\n${output()}`);
-    if (Date.now() > end) assert.fail(`timed out waiting for ${re}:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function launch(env: Record<string, string>, args: string[] = []): CapturedProcess {
+  return spawnCapturing([...entryCommand("server/main"), ...args], env);
 }
 
 test("invalid settings exit with status 2 and say why", async () => {
@@ -61,8 +31,8 @@ test("npm start serves on PORT, becomes ready, and SIGTERM lets a running transl
     ["--host", "127.0.0.1"],
   );
   try {
-    const [, url] = await waitForOutput(p.output, /glossa listening on (http:\/\/[^\s]+)/, p.exited);
-    await waitForOutput(p.output, /glossa ready/, p.exited);
+    const [, url] = await waitForOutput(p, /glossa listening on (http:\/\/[^\s]+)/);
+    await waitForOutput(p, /glossa ready/);
     const ready = await fetch(`${url}/ready`);
     assert.equal(ready.status, 200);
     const inFlight = fetch(`${url}/translate`, {

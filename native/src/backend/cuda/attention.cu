@@ -52,9 +52,18 @@ __device__ __forceinline__ float dotKey(const float* qs, const KT* kp, int hd, b
   return dot;
 }
 
-__device__ __forceinline__ void storeHalf(HalfOut h, size_t i, float v) {
-  if (h.f16) h.f16[i] = __float2half_rn(v);
-  else if (h.bf16) h.bf16[i] = __float2bfloat16_rn(v);
+
+// One warp's head output where lane owns dimensions lane + 32 t: out[base + i] = acc * inv (and its 16-bit copy).
+__device__ __forceinline__ void storeHeadLanes(const float (&acc)[kMaxDimsPerLane], float inv, int lane, int hd, size_t base,
+                                               float* out, HalfOut oh) {
+#pragma unroll
+  for (int t = 0; t < kMaxDimsPerLane; ++t) {
+    const int i = lane + 32 * t;
+    if (i < hd) {
+      out[base + i] = acc[t] * inv;
+      storeHalf(oh, base + i, acc[t] * inv);
+    }
+  }
 }
 
 // Softmax over scores[0, n) of one warp in place (unnormalised exps); returns 1 / sum.
@@ -150,14 +159,7 @@ __global__ void pagedAttentionKernel(const KT* __restrict__ base, int blockSize,
       }
     }
   }
-#pragma unroll
-  for (int t = 0; t < kMaxDimsPerLane; ++t) {
-    const int i = lane + 32 * t;
-    if (i < hd) {
-      out[static_cast<size_t>(m) * d + h * hd + i] = acc[t] * inv;
-      storeHalf(oh, static_cast<size_t>(m) * d + h * hd + i, acc[t] * inv);
-    }
-  }
+  storeHeadLanes(acc, inv, lane, hd, static_cast<size_t>(m) * d + h * hd, out, oh);
 }
 
 __global__ void segmentAttentionKernel(const float* __restrict__ qkv, SegmentRows seg, int M, int heads, int d,
@@ -194,14 +196,7 @@ __global__ void segmentAttentionKernel(const float* __restrict__ qkv, SegmentRow
       if (i < hd) acc[t] += p * vp[i];
     }
   }
-#pragma unroll
-  for (int t = 0; t < kMaxDimsPerLane; ++t) {
-    const int i = lane + 32 * t;
-    if (i < hd) {
-      out[static_cast<size_t>(r) * d + h * hd + i] = acc[t] * inv;
-      storeHalf(oh, static_cast<size_t>(r) * d + h * hd + i, acc[t] * inv);
-    }
-  }
+  storeHeadLanes(acc, inv, lane, hd, static_cast<size_t>(r) * d + h * hd, out, oh);
 }
 
 template <typename F>

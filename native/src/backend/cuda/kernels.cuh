@@ -19,6 +19,26 @@ struct HalfOut {
   __nv_bfloat16* bf16 = nullptr;
 };
 
+// Device helpers shared by the kernels of every op family.
+__device__ __forceinline__ float applyAct(Activation a, float v) {
+  switch (a) {
+    case Activation::Gelu: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case Activation::GeluTanh: return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    default: return v > 0.f ? v : 0.f;
+  }
+}
+
+// The Linear epilogue applied to one output o with r = x W^T + b.
+__device__ __forceinline__ void applyEpilogue(Epilogue ep, Activation act, float& o, float r) {
+  o = ep == Epilogue::Add ? o + r : ep == Epilogue::Act ? applyAct(act, r) : r;
+}
+
+// Element i of the 16-bit copy, when one is asked for.
+__device__ __forceinline__ void storeHalf(HalfOut h, size_t i, float v) {
+  if (h.f16) h.f16[i] = __float2half_rn(v);
+  else if (h.bf16) h.bf16[i] = __float2bfloat16_rn(v);
+}
+
 // norm.cu
 void layerNorm(const float* x, int M, int d, const float* gamma, const float* beta, float eps, float* y, HalfOut yh,
                cudaStream_t st);

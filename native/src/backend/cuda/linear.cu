@@ -17,12 +17,22 @@ namespace {
 constexpr int kWarps = 4;     // warps per block of the streaming kernel
 constexpr int kColumns = 2;   // output columns per warp
 
-__device__ __forceinline__ float applyAct(Activation a, float v) {
-  switch (a) {
-    case Activation::Gelu: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    case Activation::GeluTanh: return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    default: return v > 0.f ? v : 0.f;
-  }
+// After the warp's reductions every lane holds all sums (a0: column n0, a1: column n0 + 1, one per row t < MT);
+// lane j * MT + t writes output (row m0 + t, column n0 + j). Gives that lane's t, n and sum; false for lanes
+// with nothing to write.
+template <int MT, typename T>
+__device__ __forceinline__ bool laneOutput(const T (&a0)[MT], const T (&a1)[MT], int lane, int rows, int n0, int N, int& t,
+                                           int& n, T& acc) {
+  const int j = lane / MT;
+  t = lane % MT;
+  if (j >= kColumns || t >= rows) return false;
+  n = n0 + j;
+  if (n >= N) return false;
+  acc = T(0);
+#pragma unroll
+  for (int tt = 0; tt < MT; ++tt)
+    if (tt == t) acc = j == 0 ? a0[tt] : a1[tt];
+  return true;
 }
 
 // Weight views. load(n, c, w): chunk c (CH consecutive inputs) of row n as floats (16-byte loads); at(n, k): one
@@ -175,18 +185,11 @@ __global__ void __launch_bounds__(kWarps * 32) streamKernel(WK w, const float* _
     a0[t] = warpSum(a0[t]);
     a1[t] = warpSum(a1[t]);
   }
-  // Lane j * MT + t writes output (row m0 + t, column n0 + j).
-  const int j = lane / MT, t = lane % MT;
-  if (j >= kColumns || t >= rows) return;
-  const int n = n0 + j;
-  if (n >= N) return;
-  float acc = 0.f;
-#pragma unroll
-  for (int tt = 0; tt < MT; ++tt)
-    if (tt == t) acc = j == 0 ? a0[tt] : a1[tt];
+  int t, n;
+  float acc;
+  if (!laneOutput<MT>(a0, a1, lane, rows, n0, N, t, n, acc)) return;
   const float r = w.post(n, acc) + (bias ? bias[n] : 0.f);
-  float& o = y[static_cast<size_t>(m0 + t) * ldy + n];
-  o = ep == Epilogue::Add ? o + r : ep == Epilogue::Act ? applyAct(act, r) : r;
+  applyEpilogue(ep, act, y[static_cast<size_t>(m0 + t) * ldy + n], r);
 }
 
 // W8A8 streaming: int8 activations x int8 weights, exact int32 sums (dp4a), y = xs[m] * ws[n] * acc + bias.
@@ -223,17 +226,10 @@ __global__ void __launch_bounds__(kWarps * 32) stream8x8Kernel(const int8_t* __r
       a0[t] += __shfl_xor_sync(0xffffffffu, a0[t], o);
       a1[t] += __shfl_xor_sync(0xffffffffu, a1[t], o);
     }
-  const int j = lane / MT, t = lane % MT;
-  if (j >= kColumns || t >= rows) return;
-  const int n = n0 + j;
-  if (n >= N) return;
-  int acc = 0;
-#pragma unroll
-  for (int tt = 0; tt < MT; ++tt)
-    if (tt == t) acc = j == 0 ? a0[tt] : a1[tt];
+  int t, n, acc;
+  if (!laneOutput<MT>(a0, a1, lane, rows, n0, N, t, n, acc)) return;
   const float r = xs[m0 + t] * ws[n] * static_cast<float>(acc) + (bias ? bias[n] : 0.f);
-  float& o = y[static_cast<size_t>(m0 + t) * ldy + n];
-  o = ep == Epilogue::Add ? o + r : ep == Epilogue::Act ? applyAct(act, r) : r;
+  applyEpilogue(ep, act, y[static_cast<size_t>(m0 + t) * ldy + n], r);
 }
 
 template <typename WK>

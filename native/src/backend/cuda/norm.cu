@@ -7,10 +7,6 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-__device__ __forceinline__ void storeHalf(HalfOut h, size_t i, float v) {
-  if (h.f16) h.f16[i] = __float2half_rn(v);
-  else if (h.bf16) h.bf16[i] = __float2bfloat16_rn(v);
-}
 
 // One block of kLnThreads per row: the row in registers (kLnRegs per thread: rows up to 1024 floats), block sums
 // in a fixed order (warp butterflies, then the warps' partial sums in order); longer rows loop over memory.
@@ -80,14 +76,6 @@ __global__ void __launch_bounds__(kLnThreads) layerNormKernel(const float* __res
   }
 }
 
-__device__ __forceinline__ float applyAct(Activation a, float v) {
-  switch (a) {
-    case Activation::Gelu: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    case Activation::GeluTanh: return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    default: return v > 0.f ? v : 0.f;
-  }
-}
-
 __global__ void activateKernel(Activation a, float* x, size_t n) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
     x[i] = applyAct(a, x[i]);
@@ -127,7 +115,7 @@ __global__ void epilogueKernel(const float* acc, int ldAcc, float* y, int ldy, i
     const size_t m = i / N, n = i % N;
     const float r = acc[m * ldAcc + n] + (bias ? bias[n] : 0.f);
     float& o = y[m * ldy + n];
-    o = ep == Epilogue::Add ? o + r : ep == Epilogue::Act ? applyAct(act, r) : r;
+    applyEpilogue(ep, act, o, r);
     storeHalf(yh, i, o);  // dense M x N copy
   }
 }
@@ -138,8 +126,7 @@ __global__ void int8EpilogueKernel(const int* acc, int ldAcc, const float* xs, c
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < total; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const size_t m = i / N, n = i % N;
     const float r = xs[m] * ws[n] * static_cast<float>(acc[m * ldAcc + n]) + (bias ? bias[n] : 0.f);
-    float& o = y[m * ldy + n];
-    o = ep == Epilogue::Add ? o + r : ep == Epilogue::Act ? applyAct(act, r) : r;
+    applyEpilogue(ep, act, y[m * ldy + n], r);
   }
 }
 

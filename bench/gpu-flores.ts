@@ -21,6 +21,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { corporaDir, evalDir, modelDir } from "../src/config.js";
 import { Translator } from "../src/engine/translator.js";
+import { MBartTokenizer } from "../src/tokenizer/mbart.js";
 import { loadEvalSet, readManifests, selectEntries, type EvalSetEntry, type LoadedEvalSet } from "../src/eval/manifest.js";
 import { scoreRun } from "../src/eval/runner.js";
 
@@ -124,51 +125,48 @@ async function report(argv: string[]): Promise<void> {
   for (const o of outputs) byKey.set(`${o.compute}|${o.mode}|${o.id}`, o);
   const computes = [...new Set(outputs.map((o) => o.compute))];
   const pairs = [...new Set(file.cases.map((c) => c.pair))];
-  const translator = await Translator.load({ modelDir: modelDir(), threads: 1 });
+  // Only decoding here: the tokenizer, not an engine.
+  const tokenizer = await MBartTokenizer.fromDir(modelDir());
   const sets = new Map<string, LoadedEvalSet>();
   for (const entry of entriesFor(pairs)) sets.set(entry.pair, loadEvalSet(corporaDir(), entry));
   const rows: string[] = [];
   const diffs: string[] = [];
-  try {
-    for (const mode of MODES) {
-      for (const pair of pairs) {
-        const cases = file.cases.filter((c) => c.pair === pair && c[mode]);
-        if (cases.length === 0) continue;
-        const set = sets.get(pair)!;
-        const limited: LoadedEvalSet = { ...set, sources: set.sources.slice(0, cases.length), references: set.references.slice(0, cases.length) };
-        const cpuHyps = cases.map((c) => translator.tokenizer.decode(c[mode]!.ids));
-        const cpu = scoreRun(limited, cpuHyps);
-        rows.push(`| ${pair} | ${mode} | cpu f32 | ${cases.length} | - | - | ${cpu.bleu.score.toFixed(2)} | ${cpu.chrf.score.toFixed(2)} | - |`);
-        for (const compute of computes) {
-          const outs = cases.map((c) => byKey.get(`${compute}|${mode}|${c.id}`));
-          if (outs.some((o) => !o)) continue;
-          let sameCpu = 0;
-          let sameHf = 0;
-          let hfCount = 0;
-          outs.forEach((o, i) => {
-            const c = cases[i]!;
-            const want = c[mode]!;
-            if (o!.ids.join() === want.ids.join()) sameCpu++;
-            else if (!compute.startsWith("hf") && diffs.length < 60) {
-              const at = firstDifference(o!.ids, want.ids);
-              diffs.push(`| ${compute} | ${mode} | ${c.id} | ${at} | ${want.ids[at] ?? "end"} -> ${o!.ids[at] ?? "end"} | ${want.score.toFixed(5)} | ${o!.score?.toFixed(5) ?? "-"} |`);
-            }
-            const hf = byKey.get(`hf-f16|${mode}|${c.id}`);
-            if (hf && !compute.startsWith("hf")) {
-              hfCount++;
-              if (hf.ids.join() === o!.ids.join()) sameHf++;
-            }
-          });
-          const hyps = outs.map((o) => translator.tokenizer.decode(o!.ids));
-          const s = scoreRun(limited, hyps);
-          const hfCol = hfCount > 0 ? `${sameHf}/${hfCount}` : "-";
-          const delta = `${(s.bleu.score - cpu.bleu.score).toFixed(2)} / ${(s.chrf.score - cpu.chrf.score).toFixed(2)}`;
-          rows.push(`| ${pair} | ${mode} | ${compute} | ${cases.length} | ${sameCpu}/${cases.length} | ${hfCol} | ${s.bleu.score.toFixed(2)} | ${s.chrf.score.toFixed(2)} | ${delta} |`);
-        }
+  for (const mode of MODES) {
+    for (const pair of pairs) {
+      const cases = file.cases.filter((c) => c.pair === pair && c[mode]);
+      if (cases.length === 0) continue;
+      const set = sets.get(pair)!;
+      const limited: LoadedEvalSet = { ...set, sources: set.sources.slice(0, cases.length), references: set.references.slice(0, cases.length) };
+      const cpuHyps = cases.map((c) => tokenizer.decode(c[mode]!.ids));
+      const cpu = scoreRun(limited, cpuHyps);
+      rows.push(`| ${pair} | ${mode} | cpu f32 | ${cases.length} | - | - | ${cpu.bleu.score.toFixed(2)} | ${cpu.chrf.score.toFixed(2)} | - |`);
+      for (const compute of computes) {
+        const outs = cases.map((c) => byKey.get(`${compute}|${mode}|${c.id}`));
+        if (outs.some((o) => !o)) continue;
+        let sameCpu = 0;
+        let sameHf = 0;
+        let hfCount = 0;
+        outs.forEach((o, i) => {
+          const c = cases[i]!;
+          const want = c[mode]!;
+          if (o!.ids.join() === want.ids.join()) sameCpu++;
+          else if (!compute.startsWith("hf") && diffs.length < 60) {
+            const at = firstDifference(o!.ids, want.ids);
+            diffs.push(`| ${compute} | ${mode} | ${c.id} | ${at} | ${want.ids[at] ?? "end"} -> ${o!.ids[at] ?? "end"} | ${want.score.toFixed(5)} | ${o!.score?.toFixed(5) ?? "-"} |`);
+          }
+          const hf = byKey.get(`hf-f16|${mode}|${c.id}`);
+          if (hf && !compute.startsWith("hf")) {
+            hfCount++;
+            if (hf.ids.join() === o!.ids.join()) sameHf++;
+          }
+        });
+        const hyps = outs.map((o) => tokenizer.decode(o!.ids));
+        const s = scoreRun(limited, hyps);
+        const hfCol = hfCount > 0 ? `${sameHf}/${hfCount}` : "-";
+        const delta = `${(s.bleu.score - cpu.bleu.score).toFixed(2)} / ${(s.chrf.score - cpu.chrf.score).toFixed(2)}`;
+        rows.push(`| ${pair} | ${mode} | ${compute} | ${cases.length} | ${sameCpu}/${cases.length} | ${hfCol} | ${s.bleu.score.toFixed(2)} | ${s.chrf.score.toFixed(2)} | ${delta} |`);
       }
     }
-  } finally {
-    await translator.close();
   }
   console.log("| direction | mode | engine | lines | = CPU ids | = HF fp16 ids | BLEU | chrF++ | Δ BLEU / chrF++ vs CPU |");
   console.log("|---|---|---|---|---|---|---|---|---|");

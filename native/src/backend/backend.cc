@@ -25,6 +25,11 @@ void Backend::linearActivate(const Linear& l, Activation a, const float* x, int 
   activate(a, y, static_cast<std::size_t>(M) * n);
 }
 
+void Backend::downloadRows(const float* src, std::size_t rows, std::size_t cols, std::size_t ld, float* hostDst) {
+  if (ld == cols) return download(src, rows * cols, hostDst);
+  for (std::size_t r = 0; r < rows; ++r) download(src + r * ld, cols, hostDst + r * cols);
+}
+
 RowSearchResults Backend::enqueueRowSearch(const float*, int, int, int, int, const int*, int) {
   throw std::logic_error(name() + " backend has no device search");
 }

@@ -107,6 +107,9 @@ class Backend {
   virtual std::unique_ptr<Linear> createLinear(const std::vector<const TensorRef*>& weightParts,
                                                const std::vector<const TensorRef*>& biasParts) = 0;
   virtual void download(const float* src, std::size_t n, float* hostDst) = 0;
+  // rows x cols floats whose rows start ld apart (ld >= cols) into a dense host matrix: one download when the rows
+  // are contiguous, else one per row.
+  void downloadRows(const float* src, std::size_t rows, std::size_t cols, std::size_t ld, float* hostDst);
   virtual void copy(const float* src, float* dst, std::size_t n) = 0;
   // Copies n ints (host) to the backend and returns where they are; valid until the next call. The CPU returns
   // `host` itself (the caller keeps it alive), so this is the one upload of a step's integer inputs.

@@ -330,11 +330,7 @@ StepResult EngineCore::step(int encodeTokenBudget) {
     }
     if (!deviceSearch) {
       logits.resize(static_cast<std::size_t>(plan.S) * V);
-      if (ld == static_cast<std::size_t>(V)) {
-        backend_->download(pass.logits, logits.size(), logits.data());
-      } else {
-        for (std::size_t r = 0; r < static_cast<std::size_t>(plan.S); ++r) backend_->download(pass.logits + r * ld, V, logits.data() + r * V);
-      }
+      backend_->downloadRows(pass.logits, static_cast<std::size_t>(plan.S), V, ld, logits.data());
     } else {
       // Rows searched on the host: their logits come back.
       for (const RowJob& j : jobs)

@@ -292,13 +292,8 @@ void MBartModel::decode(const std::vector<DecodeSequence>& seqs, const PagedKvLa
   if (p.M == 0) return;
   const int* dev = backend_.uploadInts(in.data().data(), in.data().size());
   const float* out = runDecode(p, dev, kv);
-  const std::size_t V = static_cast<std::size_t>(cfg_.vocabSize);
-  if (logitsStride_ == cfg_.vocabSize) {
-    backend_.download(out, logits.size(), logits.data());
-  } else {
-    for (std::size_t r = 0; r < static_cast<std::size_t>(p.S); ++r)
-      backend_.download(out + r * static_cast<std::size_t>(logitsStride_), V, logits.data() + r * V);
-  }
+  backend_.downloadRows(out, static_cast<std::size_t>(p.S), static_cast<std::size_t>(cfg_.vocabSize),
+                        static_cast<std::size_t>(logitsStride_), logits.data());
   backend_.synchronize();
 }
 

@@ -247,7 +247,7 @@ export function loadSettings(
     given.add(spec.key);
   }
   const settings = s as unknown as ServerSettings;
-  // A GPU decode step costs little more for 128 rows than for 32 (1.9 vs 1.5 ms on the H200, NOTES.md, CUDA
+  // A GPU decode step costs little more for 128 rows than for 32 (1.5 vs 1.2 ms on the H200, NOTES.md, CUDA
   // backend): unless the operator says otherwise, a device engine decodes up to DEVICE_DEFAULTS.maxBatch sequences
   // together and encodes more source tokens per step than the CPU defaults allow.
   if (settings.device !== "cpu") {

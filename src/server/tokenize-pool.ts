@@ -46,9 +46,10 @@ export class InlinePlanner implements UnitPlanner {
 }
 
 function workerFile(): URL {
-  // Compiled: dist/src/server/tokenize-worker.js; under tsx (tests from source): the .ts next to this file.
-  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
-  return new URL(`./tokenize-worker.${ext}`, import.meta.url);
+  // Compiled: dist/src/server/tokenize-worker-entry.cjs (CommonJS; it imports tokenize-worker.js, see there why);
+  // under tsx (from source): the ES module tokenize-worker.ts itself.
+  if (import.meta.url.endsWith(".ts")) return new URL("./tokenize-worker.ts", import.meta.url);
+  return new URL("./tokenize-worker-entry.cjs", import.meta.url);
 }
 
 export class PooledPlanner implements UnitPlanner {

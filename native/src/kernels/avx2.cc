@@ -104,10 +104,42 @@ void axpy(float a, const float* x, float* y, int n) {
   for (; i < n; ++i) y[i] = __builtin_fmaf(a, x[i], y[i]);
 }
 
-// Four 8-float chunks of y in registers per pass over the rows (independent FMA chains).
+// dot(q, rows[j], d) * scale for four keys at a time: each key's fused multiply-adds (two 8-lane halves) and the
+// sequential sum of its 16 lanes exactly as dot does them, interleaved across the four keys.
 void scaledDots(const float* q, const float* const* rows, int n, int d, float scale, float* out) {
-  for (int j = 0; j < n; ++j) out[j] = dot(q, rows[j], d) * scale;
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    __m256 lo[4], hi[4];
+    for (int t = 0; t < 4; ++t) lo[t] = hi[t] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= d; i += 16) {
+      const __m256 qlo = _mm256_loadu_ps(q + i), qhi = _mm256_loadu_ps(q + i + 8);
+      for (int t = 0; t < 4; ++t) {
+        lo[t] = _mm256_fmadd_ps(qlo, _mm256_loadu_ps(rows[j + t] + i), lo[t]);
+        hi[t] = _mm256_fmadd_ps(qhi, _mm256_loadu_ps(rows[j + t] + i + 8), hi[t]);
+      }
+    }
+    if (i < d) {
+      const int r = d - i;
+      for (int t = 0; t < 4; ++t) {
+        lo[t] = _mm256_fmadd_ps(loadTail(q + i, r), loadTail(rows[j + t] + i, r), lo[t]);
+        if (r > 8) hi[t] = _mm256_fmadd_ps(loadTail(q + i + 8, r - 8), loadTail(rows[j + t] + i + 8, r - 8), hi[t]);
+      }
+    }
+    alignas(32) float lanes[4][16];
+    for (int t = 0; t < 4; ++t) {
+      _mm256_store_ps(lanes[t], lo[t]);
+      _mm256_store_ps(lanes[t] + 8, hi[t]);
+    }
+    float sum[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int l = 0; l < 16; ++l)
+      for (int t = 0; t < 4; ++t) sum[t] += lanes[t][l];
+    for (int t = 0; t < 4; ++t) out[j + t] = sum[t] * scale;
+  }
+  for (; j < n; ++j) out[j] = dot(q, rows[j], d) * scale;
 }
+
+// Four 8-float chunks of y in registers per pass over the rows (independent FMA chains).
 
 void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
   int i = 0;

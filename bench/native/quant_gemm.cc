@@ -37,7 +37,8 @@ int check(const CpuFeatures& cpu) {
   int bad = 0;
   for (const int M : {1, 2, 3, 5, 9}) {
     for (const int K : {72, 200, 512}) {
-      const int N = 37, P = (N + kW - 1) / kW, G = K == 200 ? 40 : 64, groups = (K + G - 1) / G;
+     for (const int N : {37, 80}) {  // 3 panels (a partial one), 5 panels (multi-panel tiles and a remainder)
+      const int P = (N + kW - 1) / kW, G = K == 200 ? 40 : 64, groups = (K + G - 1) / G;
       const int Kp4 = (K + 3) / 4 * 4, Kp8 = (K + 7) / 8 * 8;
       std::vector<float> x(static_cast<std::size_t>(M) * K), bias(N);
       for (auto& v : x) v = U(rng) * (U(rng) > 0.9f ? 8.f : 1.f);
@@ -105,10 +106,11 @@ int check(const CpuFeatures& cpu) {
             ++bad;
             std::size_t at = 0;
             while (got[i][at] == ref[i][at]) ++at;
-            std::printf("MISMATCH %s %s M=%d K=%d G=%d: y[%zu] %.9g vs generic %.9g\n", set, names[i], M, K, G, at,
+            std::printf("MISMATCH %s %s M=%d K=%d N=%d G=%d: y[%zu] %.9g vs generic %.9g\n", set, names[i], M, K, N, G, at,
                         got[i][at], ref[i][at]);
           }
       }
+     }
     }
   }
   // dot / axpy / exp / GELU of the float tables

@@ -112,40 +112,60 @@ void gemmQ8(const float* x, int ldx, int M, int K, const std::int8_t* packed, co
 }
 
 // ---- F16: acc = fma(x, w, acc) over k, y = acc + bias ----
-template <int R>
-void f16Tile(const float* x, int ldx, int K, const std::uint16_t* b, const float* bias, float* y, int ldy, int cols, int col0) {
-  __m256 acc[R][2];
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+// A tile is R rows x P panels of 16 columns. Every output is one FMA chain over k in order (the AVX-512 kernel's
+// sequence, whatever R and P are); P > 1 for few rows gives the core more independent chains than the two a single
+// row of one panel has, which at batch 1 (the LM head) left it waiting on FMA latency.
+template <int R, int P>
+void f16Tile(const float* x, int ldx, int K, const std::uint16_t* b, std::size_t stride, const float* bias, float* y,
+             int ldy, int N, int col0) {
+  __m256 acc[R][P][2];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) acc[i][j][0] = acc[i][j][1] = _mm256_setzero_ps();
   for (int k = 0; k < K; ++k) {
-    const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + static_cast<std::size_t>(k) * 16)));
-    const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + static_cast<std::size_t>(k) * 16 + 8)));
+    __m256 w[P][2];
+    for (int j = 0; j < P; ++j) {
+      const std::uint16_t* bk = b + j * stride + static_cast<std::size_t>(k) * 16;
+      w[j][0] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk)));
+      w[j][1] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk + 8)));
+    }
     for (int i = 0; i < R; ++i) {
       const __m256 a = _mm256_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
-      acc[i][0] = _mm256_fmadd_ps(a, w0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(a, w1, acc[i][1]);
+      for (int j = 0; j < P; ++j) {
+        acc[i][j][0] = _mm256_fmadd_ps(a, w[j][0], acc[i][j][0]);
+        acc[i][j][1] = _mm256_fmadd_ps(a, w[j][1], acc[i][j][1]);
+      }
     }
   }
-  for (int h = 0; h < 2; ++h) {
-    const int n = cols - h * kW8;
-    const __m256 bv = bias ? loadN(bias + col0 + h * kW8, n) : _mm256_setzero_ps();
-    for (int i = 0; i < R; ++i) storeN(y + static_cast<std::size_t>(i) * ldy + col0 + h * kW8, _mm256_add_ps(acc[i][h], bv), n);
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + 16 * j, cols = imin2(16, N - c0);
+    for (int h = 0; h < 2; ++h) {
+      const int n = cols - h * kW8;
+      const __m256 bv = bias ? loadN(bias + c0 + h * kW8, n) : _mm256_setzero_ps();
+      for (int i = 0; i < R; ++i) storeN(y + static_cast<std::size_t>(i) * ldy + c0 + h * kW8, _mm256_add_ps(acc[i][j][h], bv), n);
+    }
   }
+}
+
+template <int R>
+void f16Rows(const float* x, int ldx, int K, const std::uint16_t* packed, const float* bias, float* y, int ldy, int N,
+             int p0, int p1) {
+  constexpr int P = R == 1 ? 4 : R == 2 ? 2 : 1;  // 8 accumulator chains where the rows allow
+  const std::size_t stride = static_cast<std::size_t>(K) * 16;
+  int p = p0;
+  for (; p + P <= p1; p += P) f16Tile<R, P>(x, ldx, K, packed + p * stride, stride, bias, y, ldy, N, p * 16);
+  for (; p < p1; ++p) f16Tile<R, 1>(x, ldx, K, packed + p * stride, stride, bias, y, ldy, N, p * 16);
 }
 
 void gemmF16(const float* x, int ldx, int M, int K, const std::uint16_t* packed, const float* bias, float* y, int ldy, int N,
              int p0, int p1) {
-  for (int p = p0; p < p1; ++p) {
-    const std::uint16_t* b = packed + static_cast<std::size_t>(p) * K * 16;
-    const int col0 = p * 16, cols = imin2(16, N - col0);
-    for (int m0 = 0; m0 < M; m0 += 4) {
-      const float* xm = x + static_cast<std::size_t>(m0) * ldx;
-      float* ym = y + static_cast<std::size_t>(m0) * ldy;
-      switch (imin2(4, M - m0)) {
-        case 4: f16Tile<4>(xm, ldx, K, b, bias, ym, ldy, cols, col0); break;
-        case 3: f16Tile<3>(xm, ldx, K, b, bias, ym, ldy, cols, col0); break;
-        case 2: f16Tile<2>(xm, ldx, K, b, bias, ym, ldy, cols, col0); break;
-        default: f16Tile<1>(xm, ldx, K, b, bias, ym, ldy, cols, col0); break;
-      }
+  for (int m0 = 0; m0 < M; m0 += 4) {
+    const float* xm = x + static_cast<std::size_t>(m0) * ldx;
+    float* ym = y + static_cast<std::size_t>(m0) * ldy;
+    switch (imin2(4, M - m0)) {
+      case 4: f16Rows<4>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
+      case 3: f16Rows<3>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
+      case 2: f16Rows<2>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
+      default: f16Rows<1>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
     }
   }
 }

@@ -70,43 +70,61 @@ void quantizeRows(const float* x, int ldx, int M, int K, int Kp, std::int8_t* xq
 }
 
 // ---- W8A16: acc = fma(x, w, acc) over k, y = fma(acc, scale, bias) ----
-template <int R>
-void q8Tile(const float* x, int ldx, int K, const std::int8_t* b, const float* scale, const float* bias, float* y, int ldy,
-            int cols, int col0) {
-  __m256 acc[R][2];
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+// R rows x P panels per tile, P > 1 for few rows (more independent FMA chains, as in the F16 kernel below); each
+// output is one chain over k in order whatever R and P are.
+template <int R, int P>
+void q8Tile(const float* x, int ldx, int K, const std::int8_t* b, std::size_t stride, const float* scale,
+            const float* bias, float* y, int ldy, int N, int col0) {
+  __m256 acc[R][P][2];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < P; ++j) acc[i][j][0] = acc[i][j][1] = _mm256_setzero_ps();
   for (int k = 0; k < K; ++k) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + static_cast<std::size_t>(k) * 16));
-    const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));
-    const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8)));
+    __m256 w[P][2];
+    for (int j = 0; j < P; ++j) {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j * stride + static_cast<std::size_t>(k) * 16));
+      w[j][0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));
+      w[j][1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8)));
+    }
     for (int i = 0; i < R; ++i) {
       const __m256 a = _mm256_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
-      acc[i][0] = _mm256_fmadd_ps(a, w0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(a, w1, acc[i][1]);
+      for (int j = 0; j < P; ++j) {
+        acc[i][j][0] = _mm256_fmadd_ps(a, w[j][0], acc[i][j][0]);
+        acc[i][j][1] = _mm256_fmadd_ps(a, w[j][1], acc[i][j][1]);
+      }
     }
   }
-  for (int h = 0; h < 2; ++h) {
-    const int n = cols - h * kW8;
-    const __m256 s = loadN(scale + col0 + h * kW8, n);
-    const __m256 bv = bias ? loadN(bias + col0 + h * kW8, n) : _mm256_setzero_ps();
-    for (int i = 0; i < R; ++i) storeN(y + static_cast<std::size_t>(i) * ldy + col0 + h * kW8, _mm256_fmadd_ps(acc[i][h], s, bv), n);
+  for (int j = 0; j < P; ++j) {
+    const int c0 = col0 + 16 * j, cols = imin2(16, N - c0);
+    for (int h = 0; h < 2; ++h) {
+      const int n = cols - h * kW8;
+      const __m256 sv = loadN(scale + c0 + h * kW8, n);
+      const __m256 bv = bias ? loadN(bias + c0 + h * kW8, n) : _mm256_setzero_ps();
+      for (int i = 0; i < R; ++i)
+        storeN(y + static_cast<std::size_t>(i) * ldy + c0 + h * kW8, _mm256_fmadd_ps(acc[i][j][h], sv, bv), n);
+    }
   }
+}
+
+template <int R>
+void q8Rows(const float* x, int ldx, int K, const std::int8_t* packed, const float* scale, const float* bias, float* y,
+            int ldy, int N, int p0, int p1) {
+  constexpr int P = R == 1 ? 4 : R == 2 ? 2 : 1;
+  const std::size_t stride = static_cast<std::size_t>(K) * 16;
+  int p = p0;
+  for (; p + P <= p1; p += P) q8Tile<R, P>(x, ldx, K, packed + p * stride, stride, scale, bias, y, ldy, N, p * 16);
+  for (; p < p1; ++p) q8Tile<R, 1>(x, ldx, K, packed + p * stride, stride, scale, bias, y, ldy, N, p * 16);
 }
 
 void gemmQ8(const float* x, int ldx, int M, int K, const std::int8_t* packed, const float* scale, const float* bias,
             float* y, int ldy, int N, int p0, int p1) {
-  for (int p = p0; p < p1; ++p) {
-    const std::int8_t* b = packed + static_cast<std::size_t>(p) * K * 16;
-    const int col0 = p * 16, cols = imin2(16, N - col0);
-    for (int m0 = 0; m0 < M; m0 += 4) {
-      const float* xm = x + static_cast<std::size_t>(m0) * ldx;
-      float* ym = y + static_cast<std::size_t>(m0) * ldy;
-      switch (imin2(4, M - m0)) {
-        case 4: q8Tile<4>(xm, ldx, K, b, scale, bias, ym, ldy, cols, col0); break;
-        case 3: q8Tile<3>(xm, ldx, K, b, scale, bias, ym, ldy, cols, col0); break;
-        case 2: q8Tile<2>(xm, ldx, K, b, scale, bias, ym, ldy, cols, col0); break;
-        default: q8Tile<1>(xm, ldx, K, b, scale, bias, ym, ldy, cols, col0); break;
-      }
+  for (int m0 = 0; m0 < M; m0 += 4) {
+    const float* xm = x + static_cast<std::size_t>(m0) * ldx;
+    float* ym = y + static_cast<std::size_t>(m0) * ldy;
+    switch (imin2(4, M - m0)) {
+      case 4: q8Rows<4>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
+      case 3: q8Rows<3>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
+      case 2: q8Rows<2>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
+      default: q8Rows<1>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
     }
   }
 }

@@ -32,6 +32,24 @@ inline void storeN(float* p, __m256 v, int n) {
   else if (n > 0) _mm256_maskstore_ps(p, maskFor(n), v);
 }
 
+// Tiles are instantiated per row count: forRowBlocks calls tile(Rows<R>{}, m0) for each block of up to 4 rows
+// (R rows from m0), so every driver picks its tile height the same way.
+template <int R>
+struct Rows {
+  static constexpr int value = R;
+};
+template <typename Tile>
+void forRowBlocks(int M, Tile&& tile) {
+  for (int m0 = 0; m0 < M; m0 += 4) {
+    switch (imin2(4, M - m0)) {
+      case 4: tile(Rows<4>{}, m0); break;
+      case 3: tile(Rows<3>{}, m0); break;
+      case 2: tile(Rows<2>{}, m0); break;
+      default: tile(Rows<1>{}, m0); break;
+    }
+  }
+}
+
 // ---- Per-token activation quantization: the portable function's bytes (IEEE mul, round half to even) ----
 inline float maxLane(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -69,22 +87,43 @@ void quantizeRows(const float* x, int ldx, int M, int K, int Kp, std::int8_t* xq
   }
 }
 
-// ---- W8A16: acc = fma(x, w, acc) over k, y = fma(acc, scale, bias) ----
-// R rows x P panels per tile, P > 1 for few rows (more independent FMA chains, as in the F16 kernel below); each
-// output is one chain over k in order whatever R and P are.
-template <int R, int P>
-void q8Tile(const float* x, int ldx, int K, const std::int8_t* b, std::size_t stride, const float* scale,
-            const float* bias, float* y, int ldy, int N, int col0) {
+// ---- W8A16 and F16: float activations, acc = fma(x, w, acc) over k, y = fma(acc, scale, bias) ----
+// The two differ only in how 16 weights of a panel row become floats and in the per-column scale (W8A16: the
+// channel scales; F16: 1, where fma(acc, 1, bias) = acc + bias exactly). A tile is R rows x P panels of 16
+// columns; every output is one FMA chain over k in order (the AVX-512 kernels' sequence, whatever R and P are).
+// P > 1 for few rows gives the core more independent chains than the two a single row of one panel has, which
+// at batch 1 (the LM head) left it waiting on FMA latency.
+struct Q8Weights {
+  using Code = std::int8_t;
+  const float* scale;
+  static void load(const Code* p, __m256 (&w)[2]) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8)));
+  }
+  __m256 columnScale(int c, int n) const { return loadN(scale + c, n); }
+};
+struct F16Weights {
+  using Code = std::uint16_t;
+  static void load(const Code* p, __m256 (&w)[2]) {
+    w[0] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    w[1] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
+  }
+  __m256 columnScale(int, int) const { return _mm256_set1_ps(1.f); }
+};
+
+// Not inlined into the driver: as its own function the tile keeps its pointers and counters in registers (inlined
+// into gemmFloatActs's lambda, GCC's inner loop of the 1-row tile reloaded them and three weight vectors from the
+// stack every k).
+template <int R, int P, typename W>
+__attribute__((noinline)) void floatActTile(const W& wv, const float* x, int ldx, int K, const typename W::Code* b, std::size_t stride,
+                  const float* bias, float* y, int ldy, int N, int col0) {
   __m256 acc[R][P][2];
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < P; ++j) acc[i][j][0] = acc[i][j][1] = _mm256_setzero_ps();
   for (int k = 0; k < K; ++k) {
     __m256 w[P][2];
-    for (int j = 0; j < P; ++j) {
-      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + j * stride + static_cast<std::size_t>(k) * 16));
-      w[j][0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));
-      w[j][1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8)));
-    }
+    for (int j = 0; j < P; ++j) W::load(b + j * stride + static_cast<std::size_t>(k) * 16, w[j]);
     for (int i = 0; i < R; ++i) {
       const __m256 a = _mm256_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
       for (int j = 0; j < P; ++j) {
@@ -97,7 +136,7 @@ void q8Tile(const float* x, int ldx, int K, const std::int8_t* b, std::size_t st
     const int c0 = col0 + 16 * j, cols = imin2(16, N - c0);
     for (int h = 0; h < 2; ++h) {
       const int n = cols - h * kW8;
-      const __m256 sv = loadN(scale + c0 + h * kW8, n);
+      const __m256 sv = wv.columnScale(c0 + h * kW8, n);
       const __m256 bv = bias ? loadN(bias + c0 + h * kW8, n) : _mm256_setzero_ps();
       for (int i = 0; i < R; ++i)
         storeN(y + static_cast<std::size_t>(i) * ldy + c0 + h * kW8, _mm256_fmadd_ps(acc[i][j][h], sv, bv), n);
@@ -105,87 +144,29 @@ void q8Tile(const float* x, int ldx, int K, const std::int8_t* b, std::size_t st
   }
 }
 
-template <int R>
-void q8Rows(const float* x, int ldx, int K, const std::int8_t* packed, const float* scale, const float* bias, float* y,
-            int ldy, int N, int p0, int p1) {
-  constexpr int P = R == 1 ? 4 : R == 2 ? 2 : 1;
+template <typename W>
+void gemmFloatActs(const W& wv, const float* x, int ldx, int M, int K, const typename W::Code* packed, const float* bias,
+                   float* y, int ldy, int N, int p0, int p1) {
   const std::size_t stride = static_cast<std::size_t>(K) * 16;
-  int p = p0;
-  for (; p + P <= p1; p += P) q8Tile<R, P>(x, ldx, K, packed + p * stride, stride, scale, bias, y, ldy, N, p * 16);
-  for (; p < p1; ++p) q8Tile<R, 1>(x, ldx, K, packed + p * stride, stride, scale, bias, y, ldy, N, p * 16);
+  forRowBlocks(M, [&](auto rows, int m0) {
+    constexpr int R = decltype(rows)::value;
+    constexpr int P = R == 1 ? 4 : R == 2 ? 2 : 1;  // 8 accumulator chains where the rows allow
+    const float* xm = x + static_cast<std::size_t>(m0) * ldx;
+    float* ym = y + static_cast<std::size_t>(m0) * ldy;
+    int p = p0;
+    for (; p + P <= p1; p += P) floatActTile<R, P>(wv, xm, ldx, K, packed + p * stride, stride, bias, ym, ldy, N, p * 16);
+    for (; p < p1; ++p) floatActTile<R, 1>(wv, xm, ldx, K, packed + p * stride, stride, bias, ym, ldy, N, p * 16);
+  });
 }
 
 void gemmQ8(const float* x, int ldx, int M, int K, const std::int8_t* packed, const float* scale, const float* bias,
             float* y, int ldy, int N, int p0, int p1) {
-  for (int m0 = 0; m0 < M; m0 += 4) {
-    const float* xm = x + static_cast<std::size_t>(m0) * ldx;
-    float* ym = y + static_cast<std::size_t>(m0) * ldy;
-    switch (imin2(4, M - m0)) {
-      case 4: q8Rows<4>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
-      case 3: q8Rows<3>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
-      case 2: q8Rows<2>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
-      default: q8Rows<1>(xm, ldx, K, packed, scale, bias, ym, ldy, N, p0, p1); break;
-    }
-  }
-}
-
-// ---- F16: acc = fma(x, w, acc) over k, y = acc + bias ----
-// A tile is R rows x P panels of 16 columns. Every output is one FMA chain over k in order (the AVX-512 kernel's
-// sequence, whatever R and P are); P > 1 for few rows gives the core more independent chains than the two a single
-// row of one panel has, which at batch 1 (the LM head) left it waiting on FMA latency.
-template <int R, int P>
-void f16Tile(const float* x, int ldx, int K, const std::uint16_t* b, std::size_t stride, const float* bias, float* y,
-             int ldy, int N, int col0) {
-  __m256 acc[R][P][2];
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < P; ++j) acc[i][j][0] = acc[i][j][1] = _mm256_setzero_ps();
-  for (int k = 0; k < K; ++k) {
-    __m256 w[P][2];
-    for (int j = 0; j < P; ++j) {
-      const std::uint16_t* bk = b + j * stride + static_cast<std::size_t>(k) * 16;
-      w[j][0] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk)));
-      w[j][1] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk + 8)));
-    }
-    for (int i = 0; i < R; ++i) {
-      const __m256 a = _mm256_set1_ps(x[static_cast<std::size_t>(i) * ldx + k]);
-      for (int j = 0; j < P; ++j) {
-        acc[i][j][0] = _mm256_fmadd_ps(a, w[j][0], acc[i][j][0]);
-        acc[i][j][1] = _mm256_fmadd_ps(a, w[j][1], acc[i][j][1]);
-      }
-    }
-  }
-  for (int j = 0; j < P; ++j) {
-    const int c0 = col0 + 16 * j, cols = imin2(16, N - c0);
-    for (int h = 0; h < 2; ++h) {
-      const int n = cols - h * kW8;
-      const __m256 bv = bias ? loadN(bias + c0 + h * kW8, n) : _mm256_setzero_ps();
-      for (int i = 0; i < R; ++i) storeN(y + static_cast<std::size_t>(i) * ldy + c0 + h * kW8, _mm256_add_ps(acc[i][j][h], bv), n);
-    }
-  }
-}
-
-template <int R>
-void f16Rows(const float* x, int ldx, int K, const std::uint16_t* packed, const float* bias, float* y, int ldy, int N,
-             int p0, int p1) {
-  constexpr int P = R == 1 ? 4 : R == 2 ? 2 : 1;  // 8 accumulator chains where the rows allow
-  const std::size_t stride = static_cast<std::size_t>(K) * 16;
-  int p = p0;
-  for (; p + P <= p1; p += P) f16Tile<R, P>(x, ldx, K, packed + p * stride, stride, bias, y, ldy, N, p * 16);
-  for (; p < p1; ++p) f16Tile<R, 1>(x, ldx, K, packed + p * stride, stride, bias, y, ldy, N, p * 16);
+  gemmFloatActs(Q8Weights{scale}, x, ldx, M, K, packed, bias, y, ldy, N, p0, p1);
 }
 
 void gemmF16(const float* x, int ldx, int M, int K, const std::uint16_t* packed, const float* bias, float* y, int ldy, int N,
              int p0, int p1) {
-  for (int m0 = 0; m0 < M; m0 += 4) {
-    const float* xm = x + static_cast<std::size_t>(m0) * ldx;
-    float* ym = y + static_cast<std::size_t>(m0) * ldy;
-    switch (imin2(4, M - m0)) {
-      case 4: f16Rows<4>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
-      case 3: f16Rows<3>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
-      case 2: f16Rows<2>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
-      default: f16Rows<1>(xm, ldx, K, packed, bias, ym, ldy, N, p0, p1); break;
-    }
-  }
+  gemmFloatActs(F16Weights{}, x, ldx, M, K, packed, bias, y, ldy, N, p0, p1);
 }
 
 // ---- W4A16: per group even/odd k chains lo/hi, acc = lo + hi, out = fma(s, acc - z * groupSum, out); y = out + bias ----
@@ -323,17 +304,11 @@ void avx2GemmQ4A8(const std::int8_t* xq, const float* xScale, const std::int32_t
     const float* sP = scales + static_cast<std::size_t>(p) * groups * 16;
     const std::int32_t* zP = zeros + static_cast<std::size_t>(p) * groups * 16;
     const int col0 = p * 16, cols = imin2(16, N - col0);
-    for (int m0 = 0; m0 < M; m0 += 4) {
-      const std::int8_t* xm = xq + static_cast<std::size_t>(m0) * Kp;
-      const std::int32_t* gm = xGroupSum + static_cast<std::size_t>(m0) * groups;
-      float* ym = y + static_cast<std::size_t>(m0) * ldy;
-      switch (imin2(4, M - m0)) {
-        case 4: q4a8Tile<4>(xm, xScale + m0, gm, Kp, G, groups, b, sP, zP, bias, ym, ldy, cols, col0); break;
-        case 3: q4a8Tile<3>(xm, xScale + m0, gm, Kp, G, groups, b, sP, zP, bias, ym, ldy, cols, col0); break;
-        case 2: q4a8Tile<2>(xm, xScale + m0, gm, Kp, G, groups, b, sP, zP, bias, ym, ldy, cols, col0); break;
-        default: q4a8Tile<1>(xm, xScale + m0, gm, Kp, G, groups, b, sP, zP, bias, ym, ldy, cols, col0); break;
-      }
-    }
+    forRowBlocks(M, [&](auto rows, int m0) {
+      q4a8Tile<decltype(rows)::value>(xq + static_cast<std::size_t>(m0) * Kp, xScale + m0,
+                                      xGroupSum + static_cast<std::size_t>(m0) * groups, Kp, G, groups, b, sP, zP, bias,
+                                      y + static_cast<std::size_t>(m0) * ldy, ldy, cols, col0);
+    });
   }
 }
 
@@ -385,17 +360,11 @@ void avx2GemmQ8A8(const std::int8_t* xq, const float* xScale, int M, int Kp, con
   const std::size_t panelBytes = static_cast<std::size_t>(Kp) * kW;
   for (int p = p0; p < p1; ++p) {
     const std::int8_t* b = packed + static_cast<std::size_t>(p) * panelBytes;
-    const int col0 = p * kW, cols = N - col0 < kW ? N - col0 : kW;
-    for (int m0 = 0; m0 < M; m0 += 4) {
-      const std::int8_t* xm = xq + static_cast<std::size_t>(m0) * Kp;
-      float* ym = y + static_cast<std::size_t>(m0) * ldy;
-      switch (imin2(4, M - m0)) {
-        case 4: q8a8Tile<4>(xm, xScale + m0, Kp, b, scale, bias, ym, ldy, cols, col0); break;
-        case 3: q8a8Tile<3>(xm, xScale + m0, Kp, b, scale, bias, ym, ldy, cols, col0); break;
-        case 2: q8a8Tile<2>(xm, xScale + m0, Kp, b, scale, bias, ym, ldy, cols, col0); break;
-        default: q8a8Tile<1>(xm, xScale + m0, Kp, b, scale, bias, ym, ldy, cols, col0); break;
-      }
-    }
+    const int col0 = p * kW, cols = imin2(kW, N - col0);
+    forRowBlocks(M, [&](auto rows, int m0) {
+      q8a8Tile<decltype(rows)::value>(xq + static_cast<std::size_t>(m0) * Kp, xScale + m0, Kp, b, scale, bias,
+                                      y + static_cast<std::size_t>(m0) * ldy, ldy, cols, col0);
+    });
   }
 }
 

@@ -118,8 +118,8 @@ class MBartModel {
   std::unique_ptr<Linear> lmHead_;     // tied to model.shared.weight unless untied lm_head.weight
   std::unique_ptr<Linear> embedding_;  // only when lm_head is untied; else lmHead_ serves embeddings
   std::unique_ptr<Buffer> finalLogitsBias_;
-  bool logitsBiasInHead_ = false;
-  int logitsStride_ = 0;  // final_logits_bias is the LM head's bias (device backends)
+  bool logitsBiasInHead_ = false;  // final_logits_bias is the LM head's bias (device backends)
+  int logitsStride_ = 0;           // see logitsStride()
   std::unique_ptr<Buffer> encPositions_, decPositions_;
   Norm encEmbNorm_, decEmbNorm_, encFinalNorm_, decFinalNorm_;
   std::vector<EncoderLayer> enc_;

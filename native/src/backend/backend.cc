@@ -19,6 +19,14 @@ void Backend::linearAdd(const Linear& l, const float* x, int ldx, int M, float* 
   addInPlace(h, tmp, static_cast<std::size_t>(M) * n);
 }
 
+void Backend::storeKvAndAttend(const PagedKvLayout& kv, int layer, const float* qkv, int ld, int M,
+                               const int* slotBlock, const int* slotIndex, const PagedRows& rows, int heads,
+                               float scale, float* out) {
+  const int d = kv.d;
+  storeKv(kv, layer, qkv + d, qkv + 2 * d, ld, M, slotBlock, slotIndex);
+  pagedAttention(kv, layer, qkv, ld, M, rows, heads, scale, out);
+}
+
 void Backend::linearActivate(const Linear& l, Activation a, const float* x, int ldx, int M, float* y) {
   const int n = l.outFeatures();
   l.forward(x, ldx, M, y, n);

@@ -145,6 +145,13 @@ class Backend {
   // Paged attention of M query rows (stride ldq) over their own key lists; out has stride d.
   virtual void pagedAttention(const PagedKvLayout& kv, int layer, const float* q, int ldq, int M,
                               const PagedRows& rows, int heads, float scale, float* out) = 0;
+  // A decode step's self-attention when every row is the only new row of its sequence (so no row reads a key that
+  // another row of the call writes): qkv rows [q | k | v] (stride ld); stores row m's K and V at (slotBlock[m],
+  // slotIndex[m]), then pagedAttention of q. A backend may do both in one pass; the default makes the two calls
+  // (same bits).
+  virtual void storeKvAndAttend(const PagedKvLayout& kv, int layer, const float* qkv, int ld, int M,
+                                const int* slotBlock, const int* slotIndex, const PagedRows& rows, int heads,
+                                float scale, float* out);
 
   // Device search (backends whose logits live on a device): enqueue per-row reductions whose results are read
   // after synchronize(). Backends that return false get their logits downloaded and searched on the host.

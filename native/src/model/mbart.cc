@@ -265,8 +265,13 @@ const float* MBartModel::runDecode(const DecodePlan& p, const int* dev, const Pa
     const DecoderLayer& L = dec_[static_cast<std::size_t>(l)];
     backend_.layerNorm(h, M, d, L.selfNorm.gamma->data(), L.selfNorm.beta->data(), cfg_.layerNormEps, nrm);
     L.qkv->forward(nrm, d, M, qkv, 3 * d);
-    backend_.storeKv(kv, l, qkv + d, qkv + 2 * d, 3 * d, M, dev + p.slotBlock, dev + p.slotIndex);
-    backend_.pagedAttention(kv, l, qkv, 3 * d, M, selfRows, heads, attScale, att);
+    if (M == S) {  // one new row per sequence: no row reads a key another row writes in this step
+      backend_.storeKvAndAttend(kv, l, qkv, 3 * d, M, dev + p.slotBlock, dev + p.slotIndex, selfRows, heads, attScale,
+                                att);
+    } else {
+      backend_.storeKv(kv, l, qkv + d, qkv + 2 * d, 3 * d, M, dev + p.slotBlock, dev + p.slotIndex);
+      backend_.pagedAttention(kv, l, qkv, 3 * d, M, selfRows, heads, attScale, att);
+    }
     backend_.linearAdd(*L.selfOut, att, d, M, h, tmp);
 
     backend_.layerNorm(h, M, d, L.crossNorm.gamma->data(), L.crossNorm.beta->data(), cfg_.layerNormEps, nrm);

@@ -409,8 +409,9 @@ int conformance() {
       gpu->segmentAttention(gq->data(), gs, M, heads, d, 0.125f, go->data());
       rep.check("segmentAttention", cm + " segments 5,17,32,1", relErr(G.get(go->data(), ref.size()), ref), 1e-5);
     }
-    {
-      const int d = 1024, heads = 16, layers = 3, bs = 16, blocks = 40, layer = 1;
+    for (const int heads : {16, 8}) {  // head sizes 64 (the compiled-in size) and 128
+      const int d = 1024, layers = 3, bs = 16, blocks = 40, layer = 1;
+      const std::string hs = " head " + std::to_string(d / heads);
       PagedKvLayout ck, gk;
       ck.blockSize = gk.blockSize = bs;
       ck.layers = gk.layers = layers;
@@ -459,7 +460,7 @@ int conformance() {
       auto gq = G.put(q);
       auto go = gpu->allocate(ref.size());
       gpu->pagedAttention(gk, layer, gq->data(), d, M, gr, heads, 0.125f, go->data());
-      rep.check("pagedAttention", cm + " keys 70,12,33,1 shuffled blocks", relErr(G.get(go->data(), ref.size()), ref), tolOp);
+      rep.check("pagedAttention", cm + hs + " keys 70,12,33,1 shuffled blocks", relErr(G.get(go->data(), ref.size()), ref), tolOp);
       // Copy-on-write: a copied block reads back the same.
       gpu->copyKvBlock(gk, tables[0], perm[blocks - 1]);
       cpu->copyKvBlock(ck, tables[0], perm[blocks - 1]);
@@ -475,6 +476,23 @@ int conformance() {
       PagedRows gr2{dp2, dp2 + M, dp2 + 2 * M, stride};
       gpu->pagedAttention(gk, layer, gq->data(), d, M, gr2, heads, 0.125f, go->data());
       rep.check("copyKvBlock", cm + " attention through a copied block", relErr(G.get(go->data(), ref2.size()), ref2), tolOp);
+      // A decode step: one new row per sequence (positions 70 and 33) stored and attended in one call, then read
+      // back by plain paged attention.
+      std::vector<int> di3 = {tables[4], t2[stride + 2], 70 % bs, 33 % bs, 0, 1, 71, 34};
+      di3.insert(di3.end(), t2.begin(), t2.end());
+      const int M3 = 2;
+      auto qkv3 = randomFloats(rng, static_cast<std::size_t>(M3) * 3 * d, 2.f);
+      PagedRows cr3{di3.data() + 4, di3.data() + 6, di3.data() + 8, stride};
+      std::vector<float> ref3(static_cast<std::size_t>(M3) * d), back(ref3.size());
+      cpu->storeKvAndAttend(ck, layer, qkv3.data(), 3 * d, M3, di3.data(), di3.data() + 2, cr3, heads, 0.125f, ref3.data());
+      cpu->pagedAttention(ck, layer, q.data(), d, M3, cr3, heads, 0.125f, back.data());
+      const int* dp3 = gpu->uploadInts(di3.data(), di3.size());
+      PagedRows gr3{dp3 + 4, dp3 + 6, dp3 + 8, stride};
+      auto gqkv3 = G.put(qkv3);
+      gpu->storeKvAndAttend(gk, layer, gqkv3->data(), 3 * d, M3, dp3, dp3 + 2, gr3, heads, 0.125f, go->data());
+      rep.check("storeKvAndAttend", cm + hs + " new keys at 70 and 33", relErr(G.get(go->data(), ref3.size()), ref3), tolOp);
+      gpu->pagedAttention(gk, layer, gq->data(), d, M3, gr3, heads, 0.125f, go->data());
+      rep.check("storeKvAndAttend", cm + hs + " stored keys read back", relErr(G.get(go->data(), back.size()), back), tolOp);
     }
     // --- device search reductions vs the host emulation
     for (int vocab : {96, 16000, 250054}) {

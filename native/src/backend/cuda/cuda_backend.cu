@@ -65,6 +65,8 @@ class CudaBackend : public Backend, public ScratchSource {
     ctx_.quantGemvMaxRows = envInt("GLOSSA_CUDA_QUANT_STREAM_ROWS", 4);
     ctx_.smallLayerRows = envInt("GLOSSA_CUDA_SMALL_LAYER_ROWS", 0);
     ctx_.smallLayerWeights = static_cast<long long>(envInt("GLOSSA_CUDA_SMALL_LAYER_MWEIGHTS", 8)) << 20;
+    // A decode step's KV store inside its self-attention kernel (GLOSSA_CUDA_FUSE_KV=0: two kernels, for A/B runs).
+    fuseKvStore_ = envInt("GLOSSA_CUDA_FUSE_KV", 1) != 0;
   }
 
   ~CudaBackend() override {
@@ -271,6 +273,13 @@ class CudaBackend : public Backend, public ScratchSource {
                          produce(1, out, M, kv.d), stream_);
   }
 
+  void storeKvAndAttend(const PagedKvLayout& kv, int layer, const float* qkv, int ld, int M, const int* slotBlock,
+                        const int* slotIndex, const PagedRows& rows, int heads, float scale, float* out) override {
+    if (!fuseKvStore_) return Backend::storeKvAndAttend(kv, layer, qkv, ld, M, slotBlock, slotIndex, rows, heads, scale, out);
+    cuda::storeKvAndAttend(view(kv), layer, qkv, ld, M, slotBlock, slotIndex, rows, heads, scale,
+                           rows.stride * kv.blockSize, out, produce(1, out, M, kv.d), stream_);
+  }
+
   bool searchOnDevice() const override { return true; }
   RowSearchResults enqueueRowSearch(const float* logits, int rows, int vocab, int ld, int k, const int* specialIds,
                                     int cap) override {
@@ -378,6 +387,7 @@ class CudaBackend : public Backend, public ScratchSource {
   BackendSpec spec_;
   cudaDeviceProp props_{};
   ElemType compute_ = ElemType::F16;
+  bool fuseKvStore_ = true;
   cudaStream_t stream_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspaceBytes_ = 0;

@@ -69,6 +69,11 @@ void storeKv(const KvView& kv, int layer, const float* k, const float* v, int ld
              const int* slotIndex, cudaStream_t st);
 void pagedAttention(const KvView& kv, int layer, const float* q, int ldq, int M, const PagedRows& rows, int heads,
                     float scale, int maxKeys, float* out, HalfOut oh, cudaStream_t st);
+// A decode step's self-attention with the KV store in the same kernel (every row the only new row of its
+// sequence): qkv rows [q | k | v] of stride ld.
+void storeKvAndAttend(const KvView& kv, int layer, const float* qkv, int ld, int M, const int* slotBlock,
+                      const int* slotIndex, const PagedRows& rows, int heads, float scale, int maxKeys, float* out,
+                      HalfOut oh, cudaStream_t st);
 void segmentAttention(const float* qkv, const SegmentRows& seg, int M, int heads, int d, float scale, float* out,
                       HalfOut oh, cudaStream_t st);
 

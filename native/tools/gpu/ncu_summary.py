@@ -15,7 +15,8 @@ for r in rows[1:]:
         v = float(r[vi].replace(",", ""))
     except ValueError:
         continue
-    name = r[ki].split("(")[0].split("<")[0][:60]
+    full = r[ki].replace("(anonymous namespace)::", "").replace("<unnamed>::", "").removeprefix("void ")
+    name = full.split("(")[0].split("<")[0][:60]
     tot[name][0] += v
     tot[name][1] += 1
 all_ns = sum(v for v, _ in tot.values())

@@ -1,10 +1,44 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GLOSSA_CPU_RELAX() _mm_pause()
+#else
+#define GLOSSA_CPU_RELAX() ((void)0)
+#endif
 
 namespace glossa {
+namespace {
 
-ThreadPool::ThreadPool(int threads) {
+int spinFromEnv() {
+  const char* v = std::getenv("GLOSSA_POOL_SPIN_US");
+  if (v == nullptr || *v == '\0') return ThreadPool::kDefaultSpinMicros;
+  const int us = std::atoi(v);
+  return us < 0 ? 0 : us;
+}
+
+// Spins until done() or spinMicros have passed; returns done().
+template <typename Done>
+bool spinUntil(int spinMicros, Done done) {
+  if (done()) return true;
+  if (spinMicros <= 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      GLOSSA_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int threads, int spinMicros) : spinMicros_(spinMicros < 0 ? spinFromEnv() : spinMicros) {
   const int n = std::max(1, threads);
   for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
 }
@@ -12,7 +46,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -21,16 +55,16 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::workerLoop(int index) {
   std::size_t seen = 0;
   for (;;) {
-    std::pair<std::size_t, std::size_t> range;
-    const std::function<void(std::size_t, std::size_t)>* task;
-    {
+    const auto ready = [&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spinUntil(spinMicros_, ready)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      range = ranges_[static_cast<std::size_t>(index)];
-      task = task_;
+      wake_.wait(lock, ready);
     }
+    if (stopping_.load(std::memory_order_acquire)) return;
+    // generation_ was stored (release) after task_ and ranges_ were written: they are visible here.
+    seen = generation_.load(std::memory_order_acquire);
+    const std::pair<std::size_t, std::size_t> range = ranges_[static_cast<std::size_t>(index)];
+    const std::function<void(std::size_t, std::size_t)>* task = task_;
     if (range.first < range.second) {
       try {
         (*task)(range.first, range.second);
@@ -39,9 +73,9 @@ void ThreadPool::workerLoop(int index) {
         if (!error_) error_ = std::current_exception();
       }
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pendingWorkers_ == 0) done_.notify_one();
+    if (pendingWorkers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);  // a caller that stopped spinning waits under the mutex
+      done_.notify_one();
     }
   }
 }
@@ -62,8 +96,8 @@ void ThreadPool::parallelFor(std::size_t n, const std::function<void(std::size_t
     for (std::size_t p = 0; p < parts; ++p) ranges_[p] = {n * p / parts, n * (p + 1) / parts};
     task_ = &fn;
     error_ = nullptr;
-    pendingWorkers_ = static_cast<int>(workers_.size());
-    ++generation_;
+    pendingWorkers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   std::exception_ptr callerError;
@@ -72,10 +106,12 @@ void ThreadPool::parallelFor(std::size_t n, const std::function<void(std::size_t
   } catch (...) {
     callerError = std::current_exception();
   }
+  const auto finished = [&] { return pendingWorkers_.load(std::memory_order_acquire) == 0; };
   std::exception_ptr workerError;
+  spinUntil(spinMicros_, finished);
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pendingWorkers_ == 0; });
+    done_.wait(lock, finished);
     task_ = nullptr;
     workerError = error_;
     error_ = nullptr;

@@ -24,6 +24,15 @@ namespace cuda {
 // After a kernel launch: launch-configuration errors surface here (execution errors at the next synchronize).
 #define GLOSSA_CUDA_LAUNCHED() GLOSSA_CUDA(cudaPeekAtLastError())
 
+// Host -> device copy ordered on `st` and complete on return. Not cudaMemcpy: from pageable memory it may return
+// before its DMA reaches the device, and it runs on the legacy stream, which the backend's non-blocking stream does
+// not wait for, so a kernel enqueued right after could read the old bytes (seen as intermittent conformance failures
+// when a check uploaded its inputs and launched at once).
+inline void copyToDevice(void* dst, const void* src, std::size_t bytes, cudaStream_t st) {
+  GLOSSA_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st));
+  GLOSSA_CUDA(cudaStreamSynchronize(st));
+}
+
 // Storage type of weights / KV entries.
 enum class ElemType { F32, F16, BF16 };
 

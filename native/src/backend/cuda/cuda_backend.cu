@@ -182,7 +182,7 @@ class CudaBackend : public Backend, public ScratchSource {
     std::vector<float> host(static_cast<std::size_t>(t.elements()));
     t.toFloat(0, host.size(), host.data());
     auto b = std::make_unique<DeviceBuffer>(*this, host.size());
-    GLOSSA_CUDA(cudaMemcpy(b->data(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
+    copyToDevice(b->data(), host.data(), host.size() * sizeof(float), stream_);
     return b;
   }
 

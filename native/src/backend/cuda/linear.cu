@@ -337,7 +337,7 @@ std::unique_ptr<CudaLinear> CudaLinear::create(const LinearContext& ctx, const s
       n0 += rows;
     }
     L->bias_ = static_cast<float*>(L->alloc(bias.size() * 4));
-    GLOSSA_CUDA(cudaMemcpy(L->bias_, bias.data(), bias.size() * 4, cudaMemcpyHostToDevice));
+    copyToDevice(L->bias_, bias.data(), bias.size() * 4, ctx.stream);
   }
   auto forParts = [&](auto fn) {
     int n0 = 0;
@@ -364,9 +364,9 @@ std::unique_ptr<CudaLinear> CudaLinear::create(const LinearContext& ctx, const s
       }
     });
     L->weights_ = L->alloc(q.size());
-    GLOSSA_CUDA(cudaMemcpy(L->weights_, q.data(), q.size(), cudaMemcpyHostToDevice));
+    copyToDevice(L->weights_, q.data(), q.size(), ctx.stream);
     L->scale_ = static_cast<float*>(L->alloc(s.size() * 4));
-    GLOSSA_CUDA(cudaMemcpy(L->scale_, s.data(), s.size() * 4, cudaMemcpyHostToDevice));
+    copyToDevice(L->scale_, s.data(), s.size() * 4, ctx.stream);
     return L;
   }
   if (dt == DType::Q4) {
@@ -387,11 +387,11 @@ std::unique_ptr<CudaLinear> CudaLinear::create(const LinearContext& ctx, const s
     for (float zp : z)
       if (zp > 15.f) throw std::runtime_error(w[0]->zero->describe() + ": zero point above 15");
     L->weights_ = L->alloc(q.size());
-    GLOSSA_CUDA(cudaMemcpy(L->weights_, q.data(), q.size(), cudaMemcpyHostToDevice));
+    copyToDevice(L->weights_, q.data(), q.size(), ctx.stream);
     L->scale_ = static_cast<float*>(L->alloc(s.size() * 4));
-    GLOSSA_CUDA(cudaMemcpy(L->scale_, s.data(), s.size() * 4, cudaMemcpyHostToDevice));
+    copyToDevice(L->scale_, s.data(), s.size() * 4, ctx.stream);
     L->zero_ = static_cast<float*>(L->alloc(z.size() * 4));
-    GLOSSA_CUDA(cudaMemcpy(L->zero_, z.data(), z.size() * 4, cudaMemcpyHostToDevice));
+    copyToDevice(L->zero_, z.data(), z.size() * 4, ctx.stream);
     return L;
   }
   // Float weights (F32 / F16 / BF16 checkpoints, F16H engine-file tensors) stored in the compute precision;
@@ -442,8 +442,8 @@ std::unique_ptr<CudaLinear> CudaLinear::create(const LinearContext& ctx, const s
   L->outPad_ = (out + 7) / 8 * 8;
   const std::size_t padded = static_cast<std::size_t>(L->outPad_) * in * elem;
   L->weights_ = L->alloc(padded);
-  GLOSSA_CUDA(cudaMemset(L->weights_, 0, padded));
-  GLOSSA_CUDA(cudaMemcpy(L->weights_, host.data(), host.size(), cudaMemcpyHostToDevice));
+  GLOSSA_CUDA(cudaMemsetAsync(L->weights_, 0, padded, ctx.stream));  // ordered before the copy on the same stream
+  copyToDevice(L->weights_, host.data(), host.size(), ctx.stream);
   return L;
 }
 

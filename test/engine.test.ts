@@ -174,6 +174,28 @@ test("thread count does not change results", async () => {
   assert.deepEqual(three, one);
 });
 
+test("the compute threads' spin before sleeping (GLOSSA_POOL_SPIN_US) does not change results", async () => {
+  // Read when an engine's thread pool is made: 0 = hand each task over through the condition variable only,
+  // 100 000 = workers never sleep between the calls of a generation. Three threads on any machine, so that
+  // every parallelFor hands work to other threads (and on a 2-core machine they also get preempted).
+  const reqs = Array.from({ length: 12 }, (_, i) => request(i, settings[i % settings.length]));
+  const saved = process.env.GLOSSA_POOL_SPIN_US;
+  const results = [];
+  try {
+    for (const spin of ["0", "100000", "100"]) {
+      process.env.GLOSSA_POOL_SPIN_US = spin;
+      const e = await Engine.load({ modelDir: MODEL, threads: 3, kvBlocks: 512 });
+      results.push(await e.generate(reqs));
+      await e.dispose();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.GLOSSA_POOL_SPIN_US;
+    else process.env.GLOSSA_POOL_SPIN_US = saved;
+  }
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(results[2], results[0]);
+});
+
 test("dispose frees the engine after a running step; later use is refused", async () => {
   const e = await Engine.load({ modelDir: MODEL, threads: 1, kvBlocks: 64 });
   e.add(1, request(1));

@@ -21,18 +21,25 @@ int spinFromEnv() {
   return us < 0 ? 0 : us;
 }
 
-// Spins until done() or spinMicros have passed; returns done().
+// Waits for done() for up to spinMicros without sleeping; returns done(). The first few microseconds are a pure
+// spin; after that every round yields the core (sched_yield), so that when the machine has more runnable threads
+// than cores (several engines or processes) the thread being waited for gets to run: a pure spin there made two
+// 2-thread processes on 2 cores 2-4x slower than sleeping at once.
 template <typename Done>
 bool spinUntil(int spinMicros, Done done) {
   if (done()) return true;
   if (spinMicros <= 0) return false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros);
+  const auto start = std::chrono::steady_clock::now();
+  const auto pureUntil = start + std::chrono::microseconds(std::min(spinMicros, 5));
+  const auto deadline = start + std::chrono::microseconds(spinMicros);
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (done()) return true;
       GLOSSA_CPU_RELAX();
     }
-    if (std::chrono::steady_clock::now() >= deadline) return done();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return done();
+    if (now >= pureUntil) std::this_thread::yield();
   }
 }
 

@@ -5,7 +5,9 @@
 // sleeping thread through the kernel costs about as much as a small call's work (perf on a 2-core VM, INT8 engine at
 // batch 1: a third of the samples in the scheduler's wake-up path). So workers spin on the generation counter for
 // spinMicros after their last task before sleeping on the condition variable, and the caller spins for the workers'
-// completion the same way. The split of the work is unchanged (same ranges, same bits).
+// completion the same way; after the first 5 us each round yields the core, so oversubscribed machines (several
+// engines or processes) still run the thread being waited for. The split of the work is unchanged (same ranges,
+// same bits).
 #pragma once
 #include <atomic>
 #include <condition_variable>

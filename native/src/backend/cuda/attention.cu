@@ -10,9 +10,9 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kMaxDimsPerLane = 4;  // head size <= 128
 
-template <typename KT>
-__device__ __forceinline__ const KT* kvAt(const KT* base, int blockSize, int layers, int d, int block, int layer, int kind,
-                                          int slot) {
+// Element 0 of (block, layer, kind 0 = K / 1 = V, slot) in the pool; T is KT or const KT.
+template <typename T>
+__device__ __forceinline__ T* kvAt(T* base, int blockSize, int layers, int d, int block, int layer, int kind, int slot) {
   return base + ((((static_cast<size_t>(block) * layers + layer) * 2 + kind) * blockSize + slot) * static_cast<size_t>(d));
 }
 
@@ -21,8 +21,8 @@ __global__ void storeKvKernel(KT* base, int blockSize, int layers, int d, int la
                               int ld, int M, const int* slotBlock, const int* slotIndex) {
   for (int m = blockIdx.y; m < M; m += gridDim.y) {
     const int b = slotBlock[m], s = slotIndex[m];
-    KT* kd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 0, s));
-    KT* vd = const_cast<KT*>(kvAt<KT>(base, blockSize, layers, d, b, layer, 1, s));
+    KT* kd = kvAt(base, blockSize, layers, d, b, layer, 0, s);
+    KT* vd = kvAt(base, blockSize, layers, d, b, layer, 1, s);
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) {
       kd[i] = fromF<KT>(k[static_cast<size_t>(m) * ld + i]);
       vd[i] = fromF<KT>(v[static_cast<size_t>(m) * ld + i]);
@@ -115,8 +115,8 @@ __global__ void pagedAttentionKernel(KT* base, int blockSize, int layers, int d,
   for (int i = lane; i < nBlocks; i += 32) bids[i] = blocks[i];
   if (fresh.k) {
     const int b = fresh.slotBlock[m], s = fresh.slotIndex[m];
-    KT* kd = base + ((((static_cast<size_t>(b) * layers + layer) * 2 + 0) * blockSize + s) * static_cast<size_t>(d)) + h * hd;
-    KT* vd = kd + static_cast<size_t>(blockSize) * d;
+    KT* kd = kvAt(base, blockSize, layers, d, b, layer, 0, s) + h * hd;
+    KT* vd = kvAt(base, blockSize, layers, d, b, layer, 1, s) + h * hd;
     for (int i = lane; i < hd; i += 32) {
       kd[i] = fromF<KT>(fresh.k[static_cast<size_t>(m) * fresh.ld + h * hd + i]);
       vd[i] = fromF<KT>(fresh.v[static_cast<size_t>(m) * fresh.ld + h * hd + i]);
@@ -126,7 +126,7 @@ __global__ void pagedAttentionKernel(KT* base, int blockSize, int layers, int d,
   const bool vec = (hd * sizeof(KT)) % 16 == 0 && (d * sizeof(KT)) % 16 == 0;
   float mx = -INFINITY;
   for (int j = lane; j < n; j += 32) {
-    const KT* kp = kvAt<KT>(base, blockSize, layers, d, bids[j / blockSize], layer, 0, j % blockSize) + h * hd;
+    const KT* kp = kvAt(base, blockSize, layers, d, bids[j / blockSize], layer, 0, j % blockSize) + h * hd;
     float sc;
     if constexpr (HD > 0) {
       // dotKey's arithmetic with the head size known: the key's HD / E loads are independent of the sums.
@@ -212,7 +212,7 @@ __global__ void pagedAttentionKernel(KT* base, int blockSize, int layers, int d,
   // Other layouts: the block's slots with independent loads in flight; lane owns dimensions lane + 32 t.
   float acc[kMaxDimsPerLane] = {0.f, 0.f, 0.f, 0.f};
   for (int b0 = 0; b0 < n; b0 += blockSize) {
-    const KT* vb = kvAt<KT>(base, blockSize, layers, d, bids[b0 / blockSize], layer, 1, 0) + h * hd;
+    const KT* vb = kvAt(base, blockSize, layers, d, bids[b0 / blockSize], layer, 1, 0) + h * hd;
     const int cnt = min(blockSize, n - b0);
 #pragma unroll 8
     for (int s = 0; s < cnt; ++s) {

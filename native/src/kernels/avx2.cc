@@ -140,7 +140,6 @@ void scaledDots(const float* q, const float* const* rows, int n, int d, float sc
 }
 
 // Four 8-float chunks of y in registers per pass over the rows (independent FMA chains).
-
 void weightedSum(const float* w, const float* const* rows, int n, float* y, int d) {
   int i = 0;
   for (; i + 32 <= d; i += 32) {
